@@ -1,0 +1,49 @@
+# tryst: rendezvous and notification gateway.
+#   make run     build and start the gateway on 127.0.0.1:8080
+#   make test    vet, then every test with the race detector
+#   make bench   every benchmark, with allocations
+#   make fuzz    a short run of every fuzz target (FUZZTIME=10s to change)
+
+GO       ?= go
+BIN      := bin/tryst
+FUZZTIME ?= 5s
+
+.PHONY: build run test vet lint bench fuzz clean jsdeps
+
+build:
+	$(GO) build -o $(BIN) ./cmd/tryst
+
+run: build
+	./$(BIN) serve
+
+vet:
+	$(GO) vet ./...
+
+test: vet jsdeps
+	$(GO) test -race ./...
+
+# jsdeps installs the matrix-js-sdk releases the compatibility test drives,
+# when npm is there (the test explains itself when they are missing).
+jsdeps:
+	@if command -v npm >/dev/null 2>&1; then \
+		cd test/matrix-js-sdk && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the matrix-js-sdk compatibility test will be skipped"; fi
+
+# lint adds staticcheck and the check that domain packages stay free of HTTP.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint: vet
+	$(GO) run $(STATICCHECK) ./...
+	scripts/check-imports.sh
+
+# bench runs every benchmark; the MLS commit benchmarks get a fixed count,
+# since building their 10,000-member groups dominates a timed run.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v '/mls$$')
+	$(GO) test -run '^$$' -bench 'BenchmarkCommit' -benchmem -benchtime 300x -timeout 30m ./mls
+	$(GO) test -run '^$$' -bench 'BenchmarkImportGroup' -benchmem -benchtime 3x -timeout 30m ./mls
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/trystgw/tryst/handlers"
+	"github.com/trystgw/tryst/ntf"
+	"github.com/trystgw/tryst/rendezvous"
+)
+
+// Defaults of `tryst serve`, with the reason beside each.
+const (
+	defaultAddr = "127.0.0.1:8080" // loopback: exposing the gateway is a deliberate choice
+	// Rendezvous creation is rare per client (one per QR login); writes come
+	// a few per second during an exchange.
+	defaultCreateRate  = 1.0
+	defaultCreateBurst = 10
+	defaultWriteRate   = 10.0
+	defaultWriteBurst  = 50
+	// defaultShutdownTimeout lets in-flight requests finish; long-polls are
+	// answered at once when shutdown starts.
+	defaultShutdownTimeout = 15 * time.Second
+	readHeaderTimeout      = 5 * time.Second   // slow-loris bound
+	readTimeout            = 30 * time.Second  // bodies are at most a few KiB
+	idleTimeout            = 120 * time.Second // keep-alive connections between requests
+	writeTimeoutMargin     = 10 * time.Second  // beyond the longest long-poll
+	maxHeaderBytes         = 16 << 10          // ample for any client we serve
+	// defaultDataDir holds the SQLite database and the generated master
+	// key when nothing else is configured: zero set-up on one machine.
+	defaultDataDir = "data"
+	// Token registration is once per app install (plus OS token
+	// rotations); verification once per registration. Both are cheap to
+	// refuse and worth bounding per client.
+	defaultTokenRegisterRate  = 1.0
+	defaultTokenRegisterBurst = 10
+	defaultTokenVerifyRate    = 1.0
+	defaultTokenVerifyBurst   = 10
+)
+
+// serveConfig is the effective configuration of `tryst serve`.
+type serveConfig struct {
+	addr            string
+	logLevel        slog.Level
+	shutdownTimeout time.Duration
+	rendezvousStore string
+	rendezvous      rendezvous.Config
+	http            handlers.Config
+	// dataDir is where the default database and master key live.
+	dataDir string
+	// databaseURL is sqlite:// or postgres://; empty means SQLite in dataDir.
+	databaseURL string
+	// masterKeyFile is the master key; empty means dataDir/master.key,
+	// generated on first start.
+	masterKeyFile string
+	// pushConfig is the push configuration file; empty means log only.
+	pushConfig string
+	// checkTick is how often periodic token checks are looked for.
+	checkTick time.Duration
+}
+
+// loadServeConfig parses flags, each falling back to the environment
+// variable TRYST_<FLAG> (dashes as underscores) when not given.
+func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+	var c serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", defaultAddr, "listen address (host:port)")
+	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "grace period for in-flight requests on shutdown")
+	fs.StringVar(&c.http.PublicURL, "public-url", "", "public base URL for absolute session URLs (default: the request's scheme and host)")
+	origins := fs.String("cors-origins", "*", "comma-separated CORS origins allowed, or *")
+	proxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client")
+	mounts := fs.String("rendezvous-mounts", handlers.DefaultMounts, "comma-separated flavour:/path mounts (flavours: simple, msc4108, msc4388)")
+	fs.StringVar(&c.rendezvousStore, "rendezvous-store", "memory", "rendezvous store: memory, or a redis:// URL shared by several instances")
+	fs.DurationVar(&c.rendezvous.TTL, "rendezvous-ttl", rendezvous.DefaultTTL, "session lifetime (10s..1h)")
+	fs.BoolVar(&c.rendezvous.SlidingTTL, "rendezvous-sliding-ttl", false, "extend a session's lifetime on every write")
+	fs.IntVar(&c.rendezvous.MaxBytes, "rendezvous-max-bytes", rendezvous.DefaultMaxBytes, "largest payload in bytes")
+	fs.IntVar(&c.rendezvous.MaxSessions, "rendezvous-max-sessions", rendezvous.DefaultMaxSessions, "most live sessions")
+	whenFull := fs.String("rendezvous-when-full", "refuse", "at max sessions: refuse (429) or evict-oldest")
+	fs.DurationVar(&c.rendezvous.MaxWait, "rendezvous-max-wait", rendezvous.DefaultMaxWait, "longest long-poll wait")
+	fs.Float64Var(&c.http.CreateRate.Rate, "create-rate", defaultCreateRate, "session creations per second per client IP (0: unlimited)")
+	fs.IntVar(&c.http.CreateRate.Burst, "create-burst", defaultCreateBurst, "burst of session creations per client IP")
+	fs.Float64Var(&c.http.WriteRate.Rate, "write-rate", defaultWriteRate, "session writes per second per client IP (0: unlimited)")
+	fs.IntVar(&c.http.WriteRate.Burst, "write-burst", defaultWriteBurst, "burst of session writes per client IP")
+	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir, "directory of the default SQLite database and generated master key")
+	fs.StringVar(&c.databaseURL, "database-url", "", "durable store: sqlite:///path/file.db or postgres://... (default sqlite in --data-dir)")
+	fs.StringVar(&c.masterKeyFile, "master-key-file", "", "file of the 64-hex-digit key encrypting secrets at rest (default --data-dir/master.key, generated; required with postgres)")
+	fs.StringVar(&c.pushConfig, "push-config", "", "push configuration file (APNs/FCM apps and credentials); none: pushes are only logged")
+	fs.DurationVar(&c.checkTick, "check-tick", ntf.DefaultCheckTick, "how often due periodic token checks are sent")
+	fs.Float64Var(&c.http.TokenRegisterRate.Rate, "token-register-rate", defaultTokenRegisterRate, "push token registrations per second per client IP (0: unlimited)")
+	fs.IntVar(&c.http.TokenRegisterRate.Burst, "token-register-burst", defaultTokenRegisterBurst, "burst of push token registrations per client IP")
+	fs.Float64Var(&c.http.TokenVerifyRate.Rate, "token-verify-rate", defaultTokenVerifyRate, "push token verification attempts per second per client IP (0: unlimited)")
+	fs.IntVar(&c.http.TokenVerifyRate.Burst, "token-verify-burst", defaultTokenVerifyBurst, "burst of push token verification attempts per client IP")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return c, err
+	}
+	return c, c.finish(*origins, *proxies, *mounts, *whenFull)
+}
+
+// applyEnv sets every flag not given on the command line from its
+// TRYST_* variable.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envName(f.Name)
+		if v := getenv(name); v != "" && !given[f.Name] {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func envName(flagName string) string {
+	return "TRYST_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// finish parses the list-valued settings and checks bounds.
+func (c *serveConfig) finish(origins, proxies, mounts, whenFull string) error {
+	var err error
+	if c.http.Mounts, err = handlers.ParseMounts(mounts); err != nil {
+		return err
+	}
+	if origins != "*" {
+		c.http.AllowedOrigins = splitList(origins)
+	}
+	for _, p := range splitList(proxies) {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			return fmt.Errorf("trusted proxy %q: %w", p, err)
+		}
+		c.http.TrustedProxies = append(c.http.TrustedProxies, prefix)
+	}
+	switch whenFull {
+	case "refuse":
+	case "evict-oldest":
+		c.rendezvous.EvictOldest = true
+	default:
+		return fmt.Errorf("rendezvous-when-full %q: want refuse or evict-oldest", whenFull)
+	}
+	if c.http.CreateRate.Rate < 0 || c.http.WriteRate.Rate < 0 || c.http.TokenRegisterRate.Rate < 0 || c.http.TokenVerifyRate.Rate < 0 {
+		return errors.New("rates must not be negative")
+	}
+	if err := c.finishStorage(); err != nil {
+		return err
+	}
+	return c.rendezvous.Validate()
+}
+
+// finishStorage resolves the database and master key defaults against
+// the data directory.
+func (c *serveConfig) finishStorage() error {
+	if c.checkTick <= 0 {
+		return errors.New("check-tick must be positive")
+	}
+	dir, err := filepath.Abs(c.dataDir)
+	if err != nil {
+		return fmt.Errorf("data-dir: %w", err)
+	}
+	c.dataDir = dir
+	if c.databaseURL == "" {
+		c.databaseURL = "sqlite://" + filepath.Join(dir, "tryst.db")
+	}
+	shared := strings.HasPrefix(c.databaseURL, "postgres://") || strings.HasPrefix(c.databaseURL, "postgresql://")
+	if !shared && !strings.HasPrefix(c.databaseURL, "sqlite://") {
+		return fmt.Errorf("database-url %s: want sqlite:// or postgres://", redactURL(c.databaseURL))
+	}
+	if c.masterKeyFile == "" && shared {
+		// Instances sharing a database must share the key: generating
+		// one per instance would make each unable to read the others'.
+		return errors.New("master-key-file is required with a shared database")
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// logAttrs describes the effective configuration for the start-up log.
+// Store URLs may hold passwords, so only their scheme is shown.
+func (c serveConfig) logAttrs() []any {
+	return []any{
+		"addr", c.addr, "public_url", c.http.PublicURL, "rendezvous_store", redactURL(c.rendezvousStore),
+		"ttl", c.rendezvous.TTL, "sliding_ttl", c.rendezvous.SlidingTTL, "max_bytes", c.rendezvous.MaxBytes,
+		"max_sessions", c.rendezvous.MaxSessions, "evict_oldest", c.rendezvous.EvictOldest,
+		"max_wait", c.rendezvous.MaxWait, "create_rate", c.http.CreateRate, "write_rate", c.http.WriteRate,
+		"cors_origins", c.http.AllowedOrigins, "mounts", c.http.Mounts,
+		"database", databaseForLog(c.databaseURL), "data_dir", c.dataDir, "master_key_file", c.masterKeyFile,
+		"push_config", c.pushConfig, "check_tick", c.checkTick,
+		"token_register_rate", c.http.TokenRegisterRate, "token_verify_rate", c.http.TokenVerifyRate,
+	}
+}
+
+// redactURL keeps a URL's scheme and drops the rest, which may carry
+// credentials.
+func redactURL(u string) string {
+	if scheme, _, ok := strings.Cut(u, "://"); ok {
+		return scheme + "://…"
+	}
+	return u
+}
+
+// databaseForLog shows a SQLite URL whole (a path holds no secret) and
+// only the scheme of others.
+func databaseForLog(u string) string {
+	if strings.HasPrefix(u, "sqlite://") {
+		return u
+	}
+	return redactURL(u)
+}
