@@ -1,0 +1,126 @@
+// Package masterkey holds the gateway's master key, the one key that
+// protects secrets at rest (per-token server keys, SMP notifier keys). It
+// seals and opens small values with XChaCha20-Poly1305, binding each to
+// its owner through associated data, so a sealed value copied to another
+// row does not open there.
+//
+// The key lives in a file of 64 hex digits. It depends on nothing but the
+// standard library and golang.org/x/crypto.
+package masterkey
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// Size is the length of a master key in bytes (256 bits).
+const Size = chacha20poly1305.KeySize
+
+// ErrOpen is returned when a sealed value does not open: it was sealed
+// with another key or other associated data, or it was altered.
+var ErrOpen = errors.New("masterkey: sealed value does not open")
+
+// Key seals and opens values. It is safe for concurrent use.
+type Key struct {
+	key [Size]byte
+}
+
+// New returns a Key over the given 32 bytes.
+func New(b []byte) (*Key, error) {
+	if len(b) != Size {
+		return nil, fmt.Errorf("masterkey: key must be %d bytes, got %d", Size, len(b))
+	}
+	k := &Key{}
+	copy(k.key[:], b)
+	return k, nil
+}
+
+// Generate returns a new random Key.
+func Generate() *Key {
+	k := &Key{}
+	rand.Read(k.key[:]) // never fails: crypto/rand panics rather than return an error
+	return k
+}
+
+// Load reads the key file at path: 64 hex digits, surrounding white space
+// ignored. A file readable by others than its owner is refused.
+func Load(path string) (*Key, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("masterkey: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("masterkey: %s is accessible to group or others (mode %v); chmod 600 it", path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("masterkey: %w", err)
+	}
+	raw, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("masterkey: %s: want %d hex digits", path, 2*Size)
+	}
+	return New(raw)
+}
+
+// LoadOrCreate loads the key file at path, or, when there is none,
+// generates a key and writes it there with mode 0600 (creating the
+// directory with mode 0700). created reports whether it did.
+func LoadOrCreate(path string) (k *Key, created bool, err error) {
+	k, err = Load(path)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return k, false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, false, fmt.Errorf("masterkey: %w", err)
+	}
+	k = Generate()
+	// O_EXCL: when two processes race, one writes and the other loads.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		k, err = Load(path)
+		return k, false, err
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("masterkey: %w", err)
+	}
+	_, werr := f.WriteString(hex.EncodeToString(k.key[:]) + "\n")
+	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+		return nil, false, fmt.Errorf("masterkey: writing %s: %w", path, err)
+	}
+	return k, true, nil
+}
+
+// Overhead is how many bytes Seal adds to a plaintext.
+const Overhead = chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
+
+// Seal encrypts plaintext bound to ad (the owner's id, say) under a fresh
+// random nonce. The result is nonce || ciphertext || tag.
+func (k *Key) Seal(plaintext, ad []byte) []byte {
+	aead, _ := chacha20poly1305.NewX(k.key[:]) // the key size is right by construction
+	out := make([]byte, chacha20poly1305.NonceSizeX, Overhead+len(plaintext))
+	rand.Read(out)
+	return aead.Seal(out, out, plaintext, ad)
+}
+
+// Open decrypts a value made by Seal with the same ad. It returns ErrOpen
+// when the value is damaged or belongs to another key or ad.
+func (k *Key) Open(sealed, ad []byte) ([]byte, error) {
+	if len(sealed) < Overhead {
+		return nil, ErrOpen
+	}
+	aead, _ := chacha20poly1305.NewX(k.key[:])
+	nonce, ct := sealed[:chacha20poly1305.NonceSizeX], sealed[chacha20poly1305.NonceSizeX:]
+	pt, err := aead.Open(nil, nonce, ct, ad)
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return pt, nil
+}

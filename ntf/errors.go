@@ -1,0 +1,31 @@
+package ntf
+
+import "errors"
+
+// Errors returned by Service and Store methods. Callers test for them with
+// errors.Is.
+var (
+	// ErrNotFound: no token has this id (Store only; the Service answers
+	// ErrUnknownToken so ids cannot be probed).
+	ErrNotFound = errors.New("ntf: token not found")
+	// ErrExists: a token with this id already exists (Store.Create).
+	ErrExists = errors.New("ntf: token already exists")
+	// ErrUnknownToken: the id is unknown or malformed, or the secret is
+	// wrong or missing. The two cases are not told apart.
+	ErrUnknownToken = errors.New("ntf: unknown token or wrong secret")
+	// ErrWrongCode: the verification code does not match.
+	ErrWrongCode = errors.New("ntf: wrong verification code")
+	// ErrTooManyAttempts: the token's current verification code failed too
+	// often and no longer verifies; replacing the device token (even with
+	// the same value) sends a new code.
+	ErrTooManyAttempts = errors.New("ntf: too many failed verification attempts")
+	// ErrTokenInvalid: the provider declared the device token dead; it
+	// cannot be verified until it is replaced.
+	ErrTokenInvalid = errors.New("ntf: token is invalid")
+	// ErrUnknownApp: no push credentials are configured for the platform
+	// and app.
+	ErrUnknownApp = errors.New("ntf: no push credentials for this platform and app")
+	// ErrPushUnavailable: the verification push could not be queued (the
+	// push queue is full or closing); the client may retry later.
+	ErrPushUnavailable = errors.New("ntf: push delivery unavailable")
+)

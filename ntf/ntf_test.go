@@ -1,0 +1,165 @@
+package ntf_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trystgw/tryst/ntf"
+	"github.com/trystgw/tryst/ntf/ntftest"
+	"github.com/trystgw/tryst/push"
+	"github.com/trystgw/tryst/store/sqlstore"
+	"github.com/trystgw/tryst/store/sqlstore/sqlstoretest"
+)
+
+func TestParseTokenID(t *testing.T) {
+	id := ntf.NewTokenID()
+	if got, err := ntf.ParseTokenID(string(id)); err != nil || got != id {
+		t.Errorf("ParseTokenID(new id) = %q, %v", got, err)
+	}
+	for _, s := range []string{"", "short", string(id) + "A", string(id[:21]) + "=", strings.Repeat("!", 22)} {
+		if _, err := ntf.ParseTokenID(s); err == nil {
+			t.Errorf("ParseTokenID(%q) succeeded, want an error", s)
+		}
+	}
+}
+
+func TestParseDHKey(t *testing.T) {
+	raw := make([]byte, 32)
+	raw[0] = 9
+	tests := []struct {
+		name, in string
+		ok       bool
+	}{
+		{"unpadded", base64.RawURLEncoding.EncodeToString(raw), true},
+		{"padded", base64.URLEncoding.EncodeToString(raw), true},
+		{"standard alphabet", strings.Repeat("+", 43), false},
+		{"31 bytes", base64.RawURLEncoding.EncodeToString(raw[:31]), false},
+		{"33 bytes", base64.RawURLEncoding.EncodeToString(append(raw, 1)), false},
+		{"all zeros", base64.RawURLEncoding.EncodeToString(make([]byte, 32)), false},
+	}
+	for _, tt := range tests {
+		if _, err := ntf.ParseDHKey(tt.in); (err == nil) != tt.ok {
+			t.Errorf("ParseDHKey(%s) error = %v, want ok %v", tt.name, err, tt.ok)
+		}
+	}
+}
+
+func TestParseCheckInterval(t *testing.T) {
+	tests := []struct {
+		minutes int
+		want    time.Duration
+		ok      bool
+	}{
+		{0, 0, true}, {20, 20 * time.Minute, true}, {10080, 7 * 24 * time.Hour, true},
+		{19, 0, false}, {-20, 0, false}, {10081, 0, false}, {1 << 62, 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ntf.ParseCheckInterval(tt.minutes)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseCheckInterval(%d) = %v, %v; want %v, ok %v", tt.minutes, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// queuePusher accepts room pushes, then answers ErrQueueFull.
+type queuePusher struct {
+	mu   sync.Mutex
+	room int
+	sent []*push.Notification
+}
+
+func (p *queuePusher) Enqueue(_ context.Context, n *push.Notification) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.sent) >= p.room {
+		return push.ErrQueueFull
+	}
+	p.sent = append(p.sent, n)
+	return nil
+}
+
+// TestSchedulerQueueFull checks that tokens claimed but not queued
+// because the push queue was full are retried at the next tick, not
+// skipped for a whole period.
+func TestSchedulerQueueFull(t *testing.T) {
+	db, err := sqlstore.Open(t.Context(), sqlstoretest.SQLiteURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		tk := ntftest.NewToken(i)
+		tk.Status, tk.CheckInterval, tk.NextCheckAt = ntf.StatusActive, time.Hour, now.Add(-time.Minute)
+		if err := db.Tokens().Create(t.Context(), tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &queuePusher{room: 2}
+	s := ntf.NewScheduler(db.Tokens(), p, slog.New(slog.DiscardHandler), ntf.SchedulerConfig{Now: func() time.Time { return now }})
+	n, err := s.Tick(t.Context())
+	if n != 2 || !errors.Is(err, push.ErrQueueFull) {
+		t.Fatalf("Tick with room for 2 = %d, %v; want 2 and ErrQueueFull", n, err)
+	}
+	p.room = 100
+	if n, err := s.Tick(t.Context()); n != 3 || err != nil {
+		t.Errorf("next Tick = %d, %v; want the 3 left over", n, err)
+	}
+	for _, sent := range p.sent {
+		if sent.Kind != push.Background || sent.Data[ntf.DataCheckMessages] != "true" {
+			t.Errorf("check push = %+v, want background with checkMessages", sent)
+		}
+	}
+	if n, _ := s.Tick(t.Context()); n != 0 {
+		t.Errorf("third Tick at the same time = %d, want 0", n)
+	}
+}
+
+// TestVerificationPush checks the verification push opens with the app's
+// key and the server key given at registration, and not with another.
+func TestVerificationPush(t *testing.T) {
+	db, err := sqlstore.Open(t.Context(), sqlstoretest.SQLiteURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := &queuePusher{room: 10}
+	svc := ntf.NewService(db.Tokens(), sealer{}, p, slog.New(slog.DiscardHandler), ntf.Config{})
+	var appPriv [32]byte
+	appPriv[0] = 42
+	tk, secret, err := svc.Register(t.Context(), ntf.Registration{Platform: push.APNs, App: "a.b", DeviceToken: push.MustParseDeviceToken(push.APNs, strings.Repeat("0f", 32)), DHKey: ntf.PublicKey(appPriv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := ntf.OpenVerification(p.sent[0].Data, appPriv, tk.ServerPublicKey)
+	if err != nil {
+		t.Fatalf("OpenVerification = %v", err)
+	}
+	var other [32]byte
+	other[0], other[1] = 42, 1 // differs after clamping, unlike a change in the low 3 bits
+	if _, err := ntf.OpenVerification(p.sent[0].Data, other, tk.ServerPublicKey); err == nil {
+		t.Error("the verification push opened with another key")
+	}
+	got, err := svc.Verify(t.Context(), ntf.Credentials{ID: string(tk.ID), Secret: string(secret)}, code)
+	if err != nil || got.Status != ntf.StatusActive {
+		t.Errorf("Verify(opened code) = %s, %v; want active", got.Status, err)
+	}
+}
+
+// sealer is a Sealer that binds without encrypting, enough for tests of
+// the service's own logic.
+type sealer struct{}
+
+func (sealer) Seal(p, ad []byte) []byte { return append(append([]byte{}, ad...), p...) }
+func (sealer) Open(s, ad []byte) ([]byte, error) {
+	if len(s) < len(ad) || string(s[:len(ad)]) != string(ad) {
+		return nil, errors.New("wrong ad")
+	}
+	return s[len(ad):], nil
+}

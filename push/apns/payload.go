@@ -1,0 +1,133 @@
+package apns
+
+import (
+	"slices"
+	"unicode/utf8"
+
+	"github.com/trystgw/tryst/push"
+)
+
+// buildPayload renders the APNs JSON payload: the aps dictionary followed
+// by n.Data as custom top-level keys (sorted, so payloads are stable).
+func buildPayload(n *push.Notification) []byte {
+	size := 64 + len(n.Alert.Title) + len(n.Alert.Body) + len(n.Alert.Sound)
+	for k, v := range n.Data {
+		size += len(k) + len(v) + 6
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"aps":{`...)
+	first := true
+	sep := func() {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+	}
+	if n.Kind == push.Background {
+		sep()
+		b = append(b, `"content-available":1`...)
+	} else {
+		if n.Alert.Title != "" || n.Alert.Body != "" {
+			sep()
+			b = append(b, `"alert":{`...)
+			if n.Alert.Title != "" {
+				b = append(b, `"title":`...)
+				b = appendString(b, n.Alert.Title)
+				if n.Alert.Body != "" {
+					b = append(b, ',')
+				}
+			}
+			if n.Alert.Body != "" {
+				b = append(b, `"body":`...)
+				b = appendString(b, n.Alert.Body)
+			}
+			b = append(b, '}')
+		}
+		if n.Alert.Sound != "" {
+			sep()
+			b = append(b, `"sound":`...)
+			b = appendString(b, n.Alert.Sound)
+		}
+	}
+	if n.MutableContent {
+		sep()
+		b = append(b, `"mutable-content":1`...)
+	}
+	b = append(b, '}')
+	switch len(n.Data) {
+	case 0:
+	case 1:
+		for k, v := range n.Data {
+			b = appendPair(b, k, v)
+		}
+	default:
+		keys := make([]string, 0, len(n.Data))
+		for k := range n.Data {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			b = appendPair(b, k, n.Data[k])
+		}
+	}
+	return append(b, '}')
+}
+
+func appendPair(b []byte, k, v string) []byte {
+	b = append(b, ',')
+	b = appendString(b, k)
+	b = append(b, ':')
+	return appendString(b, v)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string, replacing invalid UTF-8 with
+// U+FFFD like encoding/json.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

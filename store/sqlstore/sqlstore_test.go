@@ -1,0 +1,93 @@
+package sqlstore_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/trystgw/tryst/ntf"
+	"github.com/trystgw/tryst/ntf/ntftest"
+	"github.com/trystgw/tryst/store/sqlstore"
+	"github.com/trystgw/tryst/store/sqlstore/sqlstoretest"
+)
+
+// backends names each database kind with a way to get an empty one.
+var backends = []struct {
+	name string
+	url  func(testing.TB) string
+}{
+	{"SQLite", sqlstoretest.SQLiteURL},
+	{"Postgres", sqlstoretest.PostgresURL},
+}
+
+func open(t *testing.T, url string) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.Open(t.Context(), url)
+	if err != nil {
+		t.Fatalf("Open = %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestTokenStore(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ntftest.TestStore(t, func(t *testing.T) ntf.Store { return open(t, b.url(t)).Tokens() })
+		})
+	}
+}
+
+// TestMigrateConcurrently starts several instances on one empty database
+// at once: all must come up, and the schema must be applied once.
+func TestMigrateConcurrently(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			url := b.url(t)
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					db, err := sqlstore.Open(context.Background(), url)
+					if err != nil {
+						t.Errorf("concurrent Open = %v", err)
+						return
+					}
+					db.Close()
+				})
+			}
+			wg.Wait()
+			db := open(t, url)
+			var n int
+			if err := db.SQL().QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n != 1 {
+				t.Errorf("schema_migrations rows = %d, %v; want 1", n, err)
+			}
+		})
+	}
+}
+
+// TestRefuseNewerSchema checks that a binary does not run on a database
+// a newer binary migrated.
+func TestRefuseNewerSchema(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			url := b.url(t)
+			db := open(t, url)
+			if _, err := db.SQL().Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 0)"); err != nil {
+				t.Fatal(err)
+			}
+			_, err := sqlstore.Open(t.Context(), url)
+			if err == nil || !strings.Contains(err.Error(), "upgrade tryst") {
+				t.Errorf("Open(newer schema) = %v, want a refusal", err)
+			}
+		})
+	}
+}
+
+func TestOpenBadURL(t *testing.T) {
+	for _, url := range []string{"", "mysql://x", "sqlite://"} {
+		if _, err := sqlstore.Open(t.Context(), url); err == nil {
+			t.Errorf("Open(%q) succeeded, want an error", url)
+		}
+	}
+}
