@@ -1,0 +1,697 @@
+// Package smptest provides an in-process fake SMP server for tests and
+// local demos. It speaks the wire format of package smpclient over
+// loopback TLS (Ed25519 certificates, generated at start unless given),
+// answers PING and NSUB the way the reference server does, and lets a
+// test emit NMSG, END and DELD, drop connections, stall, or misbehave.
+//
+// It implements only the notifier side of a server: queues are added by
+// the test with AddQueue or NewQueue, not by SMP commands.
+package smptest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trystgw/tryst/smpclient"
+)
+
+// Versions the fake offers by default: the reference server's range.
+const (
+	DefaultMinVersion uint16 = 6
+	DefaultMaxVersion uint16 = 18
+	// legacyVersion is all a reference server offers without ALPN.
+	legacyVersion uint16 = 6
+	// versionServiceCerts: "0" after auth and SOK instead of OK.
+	versionServiceCerts uint16 = 16
+	versionBlockEncrypt uint16 = 11
+	sessionIDSize              = 32
+	// helloTimeout bounds the handshake (the reference allows 120 s).
+	helloTimeout = 30 * time.Second
+)
+
+// Config configures a fake server. The zero value is a well-behaved
+// server with a generated Ed25519 CA and leaf.
+type Config struct {
+	// Certificate is the TLS chain [leaf, identity, ...] with an Ed25519
+	// leaf key. Nil generates a fresh Ed25519 CA and leaf.
+	Certificate *tls.Certificate
+	// MinVersion and MaxVersion are the offered SMP range; zero means
+	// 6..18. Offer a range above 18 or below 7 to test version mismatch.
+	MinVersion, MaxVersion uint16
+	// NoALPN makes the server negotiate no ALPN, so that, like the
+	// reference, it offers only SMP v6.
+	NoALPN bool
+	// TLSMaxVersion caps the TLS version (e.g. tls.VersionTLS12); zero
+	// allows TLS 1.3.
+	TLSMaxVersion uint16
+	// SkipSignatureVerification accepts every NSUB for a known queue
+	// without checking its signature. BENCHMARK ONLY: it measures the
+	// client without the server's verification cost.
+	SkipSignatureVerification bool
+	// Ed448Leaf emulates a server whose TLS leaf key is Ed448: it refuses
+	// Go's TLS handshake with a handshake_failure alert and shows its
+	// (generated Ed448) chain only to a TLS 1.2 hello that offers Ed448.
+	Ed448Leaf bool
+	// HelloHook, if set, may modify the server hello before it is sent.
+	HelloHook func(*smpclient.ServerHello)
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Stats counts what the server processed.
+type Stats struct {
+	Conns     int64 // connections that completed the handshake
+	NSUB      int64 // NSUB commands received
+	Confirmed int64 // NSUB answered SOK/OK
+	AuthErrs  int64 // NSUB answered ERR AUTH
+	Pings     int64
+	Blocks    int64 // blocks received after the handshake
+}
+
+type queue struct {
+	key smpclient.PublicKey
+	sub *conn // guarded by Server.mu; connection holding the subscription
+}
+
+// Server is a fake SMP server. Its methods are safe for concurrent use.
+type Server struct {
+	cfg     Config
+	ln      net.Listener
+	tlsCfg  *tls.Config
+	leafKey ed25519.PrivateKey
+	chain   [][]byte
+	keyHash smpclient.KeyHash
+	logger  *slog.Logger
+	minV    uint16
+	maxV    uint16
+
+	mu     sync.Mutex
+	queues map[string]*queue  // guarded by mu; by notifier id
+	conns  map[*conn]struct{} // guarded by mu
+	raw    map[net.Conn]struct{}
+	closed bool // guarded by mu
+
+	stallMu sync.Mutex
+	stalled chan struct{} // guarded by stallMu; non-nil while stalled, closed on Resume
+
+	nsub, confirmed, authErrs, pings, nconns, blocks atomic.Int64
+
+	wg sync.WaitGroup
+}
+
+// NewServer starts a fake server on a loopback port.
+func NewServer(cfg Config) (*Server, error) {
+	s := &Server{
+		cfg:    cfg,
+		queues: make(map[string]*queue),
+		conns:  make(map[*conn]struct{}),
+		raw:    make(map[net.Conn]struct{}),
+		logger: cfg.Logger,
+		minV:   cfg.MinVersion,
+		maxV:   cfg.MaxVersion,
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.minV == 0 {
+		s.minV = DefaultMinVersion
+	}
+	if s.maxV == 0 {
+		s.maxV = DefaultMaxVersion
+	}
+	if err := s.setupCerts(); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s.ln = ln
+	s.wg.Go(s.acceptLoop)
+	return s, nil
+}
+
+func (s *Server) setupCerts() error {
+	if s.cfg.Ed448Leaf {
+		chain, err := generateEd448Chain()
+		if err != nil {
+			return err
+		}
+		s.chain = chain
+		s.keyHash = smpclient.KeyHashOf(chain[1])
+		return nil
+	}
+	cert := s.cfg.Certificate
+	if cert == nil {
+		c, err := GenerateCertificate()
+		if err != nil {
+			return err
+		}
+		cert = &c
+	}
+	if len(cert.Certificate) < 2 {
+		return errors.New("smptest: certificate chain needs a leaf and an identity certificate")
+	}
+	key, ok := cert.PrivateKey.(ed25519.PrivateKey)
+	if !ok {
+		return fmt.Errorf("smptest: leaf key is %T, want ed25519.PrivateKey", cert.PrivateKey)
+	}
+	s.leafKey = key
+	s.chain = cert.Certificate
+	s.keyHash = smpclient.KeyHashOf(cert.Certificate[1])
+	s.tlsCfg = &tls.Config{
+		Certificates:     []tls.Certificate{*cert},
+		MinVersion:       tls.VersionTLS12,
+		MaxVersion:       s.cfg.TLSMaxVersion,
+		CipherSuites:     []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
+		CurvePreferences: []tls.CurveID{tls.X25519},
+		// Like the reference server: smp/1 first, then the HTTPS protocols.
+		NextProtos:             []string{smpclient.ALPN, "h2", "http/1.1"},
+		SessionTicketsDisabled: true,
+	}
+	if s.cfg.NoALPN {
+		s.tlsCfg.NextProtos = nil
+	}
+	return nil
+}
+
+// Addr returns the listener's host:port.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// KeyHash returns the hash of the identity certificate.
+func (s *Server) KeyHash() smpclient.KeyHash { return s.keyHash }
+
+// Chain returns the DER certificate chain, leaf first.
+func (s *Server) Chain() [][]byte { return s.chain }
+
+// Address returns the server's smp:// address.
+func (s *Server) Address() smpclient.ServerAddress {
+	host, port, _ := net.SplitHostPort(s.Addr())
+	return smpclient.ServerAddress{KeyHash: s.keyHash, Hosts: []string{host}, Port: port}
+}
+
+// Stats returns counters.
+func (s *Server) Stats() Stats {
+	return Stats{Conns: s.nconns.Load(), NSUB: s.nsub.Load(), Confirmed: s.confirmed.Load(), AuthErrs: s.authErrs.Load(), Pings: s.pings.Load(), Blocks: s.blocks.Load()}
+}
+
+// AddQueue registers a queue's notifier id with its notifier public key.
+func (s *Server) AddQueue(notifierID []byte, key smpclient.PublicKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queues[string(notifierID)] = &queue{key: key}
+}
+
+// NewQueue creates a queue with a random 24-byte notifier id and a new
+// key of algorithm alg, registers it and returns the client's view.
+func (s *Server) NewQueue(alg smpclient.Algorithm) (smpclient.Queue, error) {
+	key, err := smpclient.GenerateKey(alg)
+	if err != nil {
+		return smpclient.Queue{}, err
+	}
+	id := make([]byte, 24)
+	rand.Read(id)
+	s.AddQueue(id, key.Public())
+	return smpclient.Queue{NotifierID: id, Key: key}, nil
+}
+
+// Subscribed reports whether some connection holds the queue's subscription.
+func (s *Server) Subscribed(notifierID []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[string(notifierID)]
+	return q != nil && q.sub != nil
+}
+
+// errNoSubscriber is returned by event senders when no connection is subscribed.
+var errNoSubscriber = errors.New("smptest: queue has no subscriber")
+
+// Notify sends events for notifierID to the subscribed connection,
+// packing as many as fit per block. msgs are typically smpclient.NMSG,
+// END or DELD values.
+func (s *Server) Notify(notifierID []byte, msgs ...smpclient.Message) error {
+	s.mu.Lock()
+	q := s.queues[string(notifierID)]
+	var c *conn
+	if q != nil {
+		c = q.sub
+	}
+	s.mu.Unlock()
+	if c == nil {
+		return errNoSubscriber
+	}
+	ts := make([][]byte, 0, len(msgs))
+	for _, m := range msgs {
+		t, err := smpclient.AppendTransmission(nil, smpclient.Transmission{EntityID: notifierID, Command: m.AppendWire(nil)}, c.version)
+		if err != nil {
+			return err
+		}
+		ts = append(ts, t)
+	}
+	return c.sendTransmissions(ts)
+}
+
+// SendNMSG sends one NMSG event to the queue's subscriber.
+func (s *Server) SendNMSG(notifierID []byte, nonce [smpclient.NonceSize]byte, encMeta []byte) error {
+	return s.Notify(notifierID, smpclient.NMSG{Nonce: nonce, EncMeta: encMeta})
+}
+
+// SendEND sends END to the subscriber and forgets the subscription, as
+// when another connection takes it over.
+func (s *Server) SendEND(notifierID []byte) error {
+	err := s.Notify(notifierID, smpclient.END{})
+	s.mu.Lock()
+	if q := s.queues[string(notifierID)]; q != nil {
+		q.sub = nil
+	}
+	s.mu.Unlock()
+	return err
+}
+
+// DeleteQueue removes the queue and sends DELD to its subscriber, as when
+// the recipient deletes the queue or its notifier credentials.
+func (s *Server) DeleteQueue(notifierID []byte) error {
+	err := s.Notify(notifierID, smpclient.DELD{})
+	s.mu.Lock()
+	delete(s.queues, string(notifierID))
+	s.mu.Unlock()
+	return err
+}
+
+// SendRawBlock writes block (exactly smpclient.BlockSize bytes, not
+// encrypted) to every connection, to test malformed input. Like
+// DropConnections and Stall it affects connections whose handshake the
+// server has completed: Dial can return a moment earlier, so a test
+// should make one round trip (Ping) first.
+func (s *Server) SendRawBlock(block []byte) error {
+	if len(block) != smpclient.BlockSize {
+		return fmt.Errorf("smptest: raw block is %d bytes", len(block))
+	}
+	for _, c := range s.connList() {
+		c.wmu.Lock()
+		_, err := c.nc.Write(block)
+		c.wmu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SendBadBlock sends every connection a block whose content does not parse.
+func (s *Server) SendBadBlock() error {
+	b := make([]byte, smpclient.BlockSize)
+	for i := range b {
+		b[i] = 0xff // length prefix 0xffff exceeds the block
+	}
+	return s.SendRawBlock(b)
+}
+
+// DropConnections closes every client connection abruptly.
+func (s *Server) DropConnections() {
+	for _, c := range s.connList() {
+		c.nc.Close()
+	}
+}
+
+// Stall makes the server stop processing and answering commands (the
+// connections stay open) until Resume.
+func (s *Server) Stall() {
+	s.stallMu.Lock()
+	defer s.stallMu.Unlock()
+	if s.stalled == nil {
+		s.stalled = make(chan struct{})
+	}
+}
+
+// Resume ends a Stall.
+func (s *Server) Resume() {
+	s.stallMu.Lock()
+	defer s.stallMu.Unlock()
+	if s.stalled != nil {
+		close(s.stalled)
+		s.stalled = nil
+	}
+}
+
+func (s *Server) stallChan() chan struct{} {
+	s.stallMu.Lock()
+	defer s.stallMu.Unlock()
+	return s.stalled
+}
+
+// ConnCount returns the number of live SMP connections.
+func (s *Server) ConnCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func (s *Server) connList() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Close stops the listener, closes every connection and waits for the
+// server's goroutines to exit.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	for nc := range s.raw {
+		nc.Close()
+	}
+	s.mu.Unlock()
+	err := s.ln.Close()
+	s.Resume()
+	s.wg.Wait()
+	return err
+}
+
+func (s *Server) acceptLoop() {
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return
+		}
+		s.raw[nc] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Go(func() {
+			defer func() {
+				nc.Close()
+				s.mu.Lock()
+				delete(s.raw, nc)
+				s.mu.Unlock()
+			}()
+			if s.cfg.Ed448Leaf {
+				serveEd448(nc, s.chain)
+				return
+			}
+			s.serveConn(nc)
+		})
+	}
+}
+
+// conn is one client connection.
+type conn struct {
+	s         *Server
+	nc        net.Conn
+	version   uint16 // immutable after the handshake
+	sessionID []byte // immutable after the handshake
+	serverDH  [32]byte
+
+	wmu    sync.Mutex // hold while writing
+	bw     *bufio.Writer
+	send   *smpclient.BlockCodec // guarded by wmu
+	wblock [smpclient.BlockSize]byte
+
+	br     *bufio.Reader // owned by serveConn
+	recv   *smpclient.BlockCodec
+	rblock [smpclient.BlockSize]byte
+}
+
+func (s *Server) serveConn(raw net.Conn) {
+	tc := tls.Server(raw, s.tlsCfg)
+	c := &conn{s: s, nc: tc, bw: bufio.NewWriterSize(tc, smpclient.BlockSize), br: bufio.NewReaderSize(tc, smpclient.BlockSize)}
+	raw.SetDeadline(time.Now().Add(helloTimeout))
+	if err := tc.Handshake(); err != nil {
+		s.logger.Debug("tls handshake failed", "err", err)
+		return
+	}
+	if err := c.handshake(tc.ConnectionState()); err != nil {
+		s.logger.Debug("smp handshake failed", "err", err)
+		return
+	}
+	raw.SetDeadline(time.Time{})
+	s.nconns.Add(1)
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer s.dropConn(c)
+	if err := c.serve(); !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		s.logger.Debug("connection ended", "err", err)
+	}
+}
+
+// dropConn forgets c and the subscriptions it held.
+func (s *Server) dropConn(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	for _, q := range s.queues {
+		if q.sub == c {
+			q.sub = nil
+		}
+	}
+}
+
+// handshake sends the server hello and reads the client hello (§2.2, §2.3).
+func (c *conn) handshake(cs tls.ConnectionState) error {
+	s := c.s
+	minV, maxV := s.minV, s.maxV
+	if cs.NegotiatedProtocol == "" {
+		minV, maxV = legacyVersion, legacyVersion
+	}
+	c.sessionID = cs.TLSUnique // TLS 1.2: the real tls-unique
+	if c.sessionID == nil {
+		c.sessionID = make([]byte, sessionIDSize)
+		rand.Read(c.sessionID)
+	}
+	dh, err := smpclient.GenerateKey(smpclient.X25519)
+	if err != nil {
+		return err
+	}
+	copy(c.serverDH[:], dhBytes(dh))
+	hello := smpclient.ServerHello{
+		MinVersion: minV, MaxVersion: maxV, SessionID: c.sessionID,
+		CertChain: s.chain, SignedKey: smpclient.MarshalSignedKey(dh.Public(), s.leafKey),
+	}
+	if s.cfg.HelloHook != nil {
+		s.cfg.HelloHook(&hello)
+	}
+	content, err := hello.AppendBinary(nil)
+	if err != nil {
+		return err
+	}
+	c.send = smpclient.NewPlainBlockCodec()
+	c.recv = smpclient.NewPlainBlockCodec()
+	if err := c.writeContent(content); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(c.br, c.rblock[:]); err != nil {
+		return err
+	}
+	body, err := smpclient.Unpad(c.rblock[:])
+	if err != nil {
+		return err
+	}
+	ch, err := smpclient.ParseClientHello(body)
+	if err != nil {
+		return fmt.Errorf("HANDSHAKE PARSE: %w", err)
+	}
+	if ch.KeyHash != s.keyHash {
+		return errors.New("HANDSHAKE IDENTITY")
+	}
+	if ch.Version < minV || ch.Version > maxV || ch.Version < 7 {
+		return fmt.Errorf("VERSION %d not in %d..%d", ch.Version, minV, maxV)
+	}
+	c.version = ch.Version
+	if ch.ClientKey != nil && ch.Version >= versionBlockEncrypt && !ch.Proxy {
+		secret, err := smpclient.DH(dh, *ch.ClientKey)
+		if err != nil {
+			return err
+		}
+		c.wmu.Lock()
+		c.send, c.recv = smpclient.NewBlockCodecs(&secret, c.sessionID, false)
+		c.wmu.Unlock()
+	}
+	return nil
+}
+
+// dhBytes extracts the raw X25519 private bytes from its PKCS#8 form.
+func dhBytes(k *smpclient.PrivateKey) []byte { return k.MarshalPKCS8()[16:] }
+
+// writeContent writes one block with content and flushes.
+func (c *conn) writeContent(content []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.send.Seal(&c.wblock, content); err != nil {
+		return err
+	}
+	if _, err := c.bw.Write(c.wblock[:]); err != nil {
+		return err
+	}
+	return c.bw.Flush()
+}
+
+// sendTransmissions packs ts into as few blocks as possible and writes them.
+func (c *conn) sendTransmissions(ts [][]byte) error {
+	for len(ts) > 0 {
+		n, size := 0, 0
+		for n < len(ts) && n < smpclient.MaxBatchCount && size+2+len(ts[n]) <= smpclient.MaxBatchBytes {
+			size += 2 + len(ts[n])
+			n++
+		}
+		if n == 0 {
+			return smpclient.ErrTooLarge
+		}
+		content, err := smpclient.EncodeBatch(ts[:n]...)
+		if err != nil {
+			return err
+		}
+		if err := c.writeContent(content); err != nil {
+			return err
+		}
+		ts = ts[n:]
+	}
+	return nil
+}
+
+// serve processes blocks until the connection ends.
+func (c *conn) serve() error {
+	var batch [][]byte
+	var out [][]byte
+	var buf []byte
+	for {
+		if _, err := io.ReadFull(c.br, c.rblock[:]); err != nil {
+			return err
+		}
+		c.s.blocks.Add(1)
+		if ch := c.s.stallChan(); ch != nil {
+			<-ch
+		}
+		content, err := c.recv.Open(&c.rblock)
+		if err == nil {
+			batch, err = smpclient.ParseBatch(content, batch[:0])
+		}
+		if err != nil {
+			// The reference answers a malformed block with one ERR BLOCK
+			// with an empty corrId and keeps the connection.
+			if err := c.sendTransmissions([][]byte{c.errTransmission(nil, nil, smpclient.ErrBlock)}); err != nil {
+				return err
+			}
+			continue
+		}
+		out, buf = out[:0], buf[:0]
+		for _, t := range batch {
+			start := len(buf)
+			buf = c.handle(buf, t)
+			out = append(out, buf[start:len(buf):len(buf)])
+		}
+		if err := c.sendTransmissions(out); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *conn) errTransmission(corrID, entity []byte, se *smpclient.ServerError) []byte {
+	t, _ := smpclient.AppendTransmission(nil, smpclient.Transmission{CorrID: corrID, EntityID: entity, Command: smpclient.ERR{Err: se}.AppendWire(nil)}, c.version)
+	return t
+}
+
+// handle processes one transmission and appends the response to dst.
+func (c *conn) handle(dst, t []byte) []byte {
+	tr, err := smpclient.ParseTransmission(t, c.version)
+	if err != nil {
+		return append(dst, c.errTransmission(nil, nil, smpclient.ErrBlock)...)
+	}
+	resp := smpclient.Transmission{CorrID: tr.CorrID, EntityID: tr.EntityID}
+	var msg smpclient.Message
+	switch {
+	case tr.HasServiceSig:
+		msg = smpclient.ERR{Err: smpclient.ErrService}
+	case bytes.Equal(tr.Command, []byte("PING")):
+		c.s.pings.Add(1)
+		msg = smpclient.Pong{}
+		if len(tr.Auth) > 0 {
+			msg = smpclient.ERR{Err: smpclient.ErrCmdHasAuth}
+		}
+	case bytes.Equal(tr.Command, []byte("NSUB")):
+		msg = c.nsub(tr)
+	default:
+		msg = smpclient.ERR{Err: smpclient.ErrCmdUnknown}
+	}
+	resp.Command = msg.AppendWire(nil)
+	out, _ := smpclient.AppendTransmission(dst, resp, c.version)
+	return out
+}
+
+// nsub subscribes the queue if the authorization verifies (§4.3).
+func (c *conn) nsub(tr smpclient.Transmission) smpclient.Message {
+	s := c.s
+	s.nsub.Add(1)
+	if len(tr.Auth) == 0 || len(tr.EntityID) == 0 {
+		return smpclient.ERR{Err: smpclient.ErrCmdNoAuth}
+	}
+	s.mu.Lock()
+	q := s.queues[string(tr.EntityID)]
+	var key smpclient.PublicKey
+	if q != nil {
+		key = q.key
+	}
+	s.mu.Unlock()
+	ok := q != nil
+	if ok && !s.cfg.SkipSignatureVerification {
+		ok = key.VerifyAuthorization(tr.AuthorizedBytes(c.sessionID), tr.Auth, tr.CorrID, &c.serverDH)
+	}
+	if !ok {
+		s.authErrs.Add(1)
+		return smpclient.ERR{Err: smpclient.ErrAuth}
+	}
+	s.mu.Lock()
+	old := q.sub
+	q.sub = c
+	s.mu.Unlock()
+	if old != nil && old != c {
+		// Takeover: the old connection gets END (the reference batches it).
+		t, _ := smpclient.AppendTransmission(nil, smpclient.Transmission{EntityID: tr.EntityID, Command: []byte("END")}, old.version)
+		s.wg.Go(func() { old.sendTransmissions([][]byte{t}) })
+	}
+	s.confirmed.Add(1)
+	if c.version >= versionServiceCerts {
+		return smpclient.SOK{}
+	}
+	return smpclient.OK{}
+}
+
+// WaitSubscribed polls until notifierID is subscribed or ctx ends.
+func (s *Server) WaitSubscribed(ctx context.Context, notifierID []byte) error {
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for !s.Subscribed(notifierID) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// String describes the server for logs.
+func (s *Server) String() string {
+	return "smptest server " + s.Address().String() + " (" + strconv.Itoa(s.ConnCount()) + " conns)"
+}
