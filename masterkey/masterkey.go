@@ -9,6 +9,7 @@
 package masterkey
 
 import (
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -29,7 +30,8 @@ var ErrOpen = errors.New("masterkey: sealed value does not open")
 
 // Key seals and opens values. It is safe for concurrent use.
 type Key struct {
-	key [Size]byte
+	key  [Size]byte
+	aead cipher.AEAD // XChaCha20-Poly1305 under key, made once
 }
 
 // New returns a Key over the given 32 bytes.
@@ -37,16 +39,22 @@ func New(b []byte) (*Key, error) {
 	if len(b) != Size {
 		return nil, fmt.Errorf("masterkey: key must be %d bytes, got %d", Size, len(b))
 	}
-	k := &Key{}
-	copy(k.key[:], b)
-	return k, nil
+	return newKey([Size]byte(b)), nil
 }
 
 // Generate returns a new random Key.
 func Generate() *Key {
-	k := &Key{}
-	rand.Read(k.key[:]) // never fails: crypto/rand panics rather than return an error
-	return k
+	var b [Size]byte
+	rand.Read(b[:]) // never fails: crypto/rand panics rather than return an error
+	return newKey(b)
+}
+
+func newKey(b [Size]byte) *Key {
+	aead, err := chacha20poly1305.NewX(b[:])
+	if err != nil {
+		panic(err) // only for a wrong key size, which b cannot have
+	}
+	return &Key{key: b, aead: aead}
 }
 
 // Load reads the key file at path: 64 hex digits, surrounding white space
@@ -104,10 +112,9 @@ const Overhead = chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
 // Seal encrypts plaintext bound to ad (the owner's id, say) under a fresh
 // random nonce. The result is nonce || ciphertext || tag.
 func (k *Key) Seal(plaintext, ad []byte) []byte {
-	aead, _ := chacha20poly1305.NewX(k.key[:]) // the key size is right by construction
 	out := make([]byte, chacha20poly1305.NonceSizeX, Overhead+len(plaintext))
 	rand.Read(out)
-	return aead.Seal(out, out, plaintext, ad)
+	return k.aead.Seal(out, out, plaintext, ad)
 }
 
 // Open decrypts a value made by Seal with the same ad. It returns ErrOpen
@@ -116,9 +123,8 @@ func (k *Key) Open(sealed, ad []byte) ([]byte, error) {
 	if len(sealed) < Overhead {
 		return nil, ErrOpen
 	}
-	aead, _ := chacha20poly1305.NewX(k.key[:])
 	nonce, ct := sealed[:chacha20poly1305.NonceSizeX], sealed[chacha20poly1305.NonceSizeX:]
-	pt, err := aead.Open(nil, nonce, ct, ad)
+	pt, err := k.aead.Open(nil, nonce, ct, ad)
 	if err != nil {
 		return nil, ErrOpen
 	}

@@ -25,19 +25,17 @@ func (s *Service) HandlePushResult(ctx context.Context, r push.Result) {
 	if !ok {
 		return
 	}
-	var fn func(*Token) error
+	var fn func(*Token)
 	switch {
 	case r.TokenDead():
-		fn = func(t *Token) error {
+		fn = func(t *Token) {
 			t.Status, t.InvalidReason, t.NextCheckAt = StatusInvalid, r.Reason, time.Time{}
-			return nil
 		}
 	case r.OK() && kind == pushVerify:
-		fn = func(t *Token) error {
+		fn = func(t *Token) {
 			if t.Status == StatusRegistered {
 				t.Status = StatusConfirmed
 			}
-			return nil
 		}
 	case !r.OK():
 		s.log.WarnContext(ctx, "token push failed", "token_id", id, "kind", kind, "class", r.Class.String(), "reason", string(r.Reason))
@@ -49,14 +47,12 @@ func (s *Service) HandlePushResult(ctx context.Context, r push.Result) {
 }
 
 // applyResult runs fn on the token if it still has device token dt.
-func (s *Service) applyResult(ctx context.Context, id TokenID, dt push.DeviceToken, fn func(*Token) error) {
+func (s *Service) applyResult(ctx context.Context, id TokenID, dt push.DeviceToken, fn func(*Token)) {
 	_, err := s.store.Update(ctx, id, func(t *Token) error {
 		if t.DeviceToken != dt {
 			return errStale
 		}
-		if err := fn(t); err != nil {
-			return err
-		}
+		fn(t)
 		t.UpdatedAt = s.cfg.Now()
 		return nil
 	})

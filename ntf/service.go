@@ -152,14 +152,21 @@ func (s *Service) lookup(ctx context.Context, rawID string) (Token, error) {
 	return s.store.Get(ctx, id)
 }
 
-// update authenticates c and applies fn to the token atomically. A token
-// deleted in between is ErrUnknownToken.
+// update authenticates c and applies fn to the token atomically, checking
+// the secret on the row Update reads rather than reading the token twice.
+// Like Authenticate, a malformed id, an unknown id and a wrong secret do
+// the same work and fail alike with ErrUnknownToken.
 func (s *Service) update(ctx context.Context, c Credentials, fn func(*Token) error) (Token, error) {
-	t, err := s.Authenticate(ctx, c)
+	presented := Secret(c.Secret).Hash()
+	id, err := ParseTokenID(c.ID)
 	if err != nil {
-		return Token{}, err
+		presented.equal(s.dummyHash) // the work of a wrong secret
+		return Token{}, ErrUnknownToken
 	}
-	t, err = s.store.Update(ctx, t.ID, func(t *Token) error {
+	t, err := s.store.Update(ctx, id, func(t *Token) error {
+		if !presented.equal(t.SecretHash) {
+			return ErrUnknownToken
+		}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -167,6 +174,7 @@ func (s *Service) update(ctx context.Context, c Credentials, fn func(*Token) err
 		return nil
 	})
 	if errors.Is(err, ErrNotFound) {
+		presented.equal(s.dummyHash)
 		return Token{}, ErrUnknownToken
 	}
 	return t, err

@@ -116,14 +116,9 @@ type DHKey [32]byte
 // ParseDHKey decodes a base64url X25519 public key (padding optional).
 func ParseDHKey(s string) (DHKey, error) {
 	var k DHKey
-	b, err := DecodeBase64URL(s)
-	if err != nil {
+	if err := decodeFixed(k[:], s); err != nil {
 		return k, err
 	}
-	if len(b) != len(k) {
-		return k, fmt.Errorf("must be %d bytes, got %d", len(k), len(b))
-	}
-	copy(k[:], b)
 	if k == (DHKey{}) {
 		return k, errors.New("must not be all zeros")
 	}
@@ -141,6 +136,20 @@ func DecodeBase64URL(s string) ([]byte, error) {
 		return nil, errors.New("must be base64url")
 	}
 	return b, nil
+}
+
+// decodeFixed decodes base64url s (padding optional) into dst, which it
+// must fill exactly.
+func decodeFixed(dst []byte, s string) error {
+	b, err := DecodeBase64URL(s)
+	if err != nil {
+		return err
+	}
+	if len(b) != len(dst) {
+		return fmt.Errorf("must be %d bytes, got %d", len(dst), len(b))
+	}
+	copy(dst, b)
+	return nil
 }
 
 // Hash is a SHA-256 digest of a secret or a code.
@@ -172,15 +181,8 @@ type Code [32]byte
 // ParseCode decodes a base64url code (padding optional).
 func ParseCode(s string) (Code, error) {
 	var c Code
-	b, err := DecodeBase64URL(s)
-	if err != nil {
-		return c, err
-	}
-	if len(b) != len(c) {
-		return c, fmt.Errorf("must be %d bytes, got %d", len(c), len(b))
-	}
-	copy(c[:], b)
-	return c, nil
+	err := decodeFixed(c[:], s)
+	return c, err
 }
 
 // Hash returns the code's stored form.

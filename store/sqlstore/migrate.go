@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -45,7 +46,7 @@ func loadMigrations() ([]migration, error) {
 		}
 		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
 	}
-	slices.SortFunc(ms, func(a, b migration) int { return int(a.version - b.version) })
+	slices.SortFunc(ms, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
 	return ms, nil
 }
 

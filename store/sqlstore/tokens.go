@@ -26,6 +26,9 @@ func (d *DB) Tokens() *Tokens { return &Tokens{d: d} }
 const tokenColumns = `id, platform, app, environment, device_token, dh_key, server_public_key, server_key_sealed,
 	secret_hash, code_hash, failed_attempts, status, invalid_reason, check_interval_ms, next_check_at, created_at, updated_at`
 
+// selectToken reads the token with id $1.
+const selectToken = `SELECT ` + tokenColumns + ` FROM tokens WHERE id = $1`
+
 // Create implements ntf.Store.
 func (s *Tokens) Create(ctx context.Context, t ntf.Token) error {
 	res, err := s.d.db.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`)
@@ -42,7 +45,7 @@ func (s *Tokens) Create(ctx context.Context, t ntf.Token) error {
 
 // Get implements ntf.Store.
 func (s *Tokens) Get(ctx context.Context, id ntf.TokenID) (ntf.Token, error) {
-	t, err := scanToken(s.d.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, string(id)))
+	t, err := scanToken(s.d.db.QueryRowContext(ctx, selectToken, string(id)))
 	if err != nil {
 		return ntf.Token{}, fmt.Errorf("get token %s: %w", id, err)
 	}
@@ -55,7 +58,7 @@ func (s *Tokens) Update(ctx context.Context, id ntf.TokenID, fn func(*ntf.Token)
 	var t ntf.Token
 	err := s.d.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		t, err = scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`+s.d.dialect.forUpdate, string(id)))
+		t, err = scanToken(tx.QueryRowContext(ctx, selectToken+s.d.dialect.forUpdate, string(id)))
 		if err != nil {
 			return fmt.Errorf("update token %s: %w", id, err)
 		}
@@ -186,15 +189,17 @@ func scanToken(row scanner) (ntf.Token, error) {
 	if err != nil {
 		return t, err
 	}
-	var errs [6]error
+	var errs [8]error
 	t.ID = ntf.TokenID(id)
 	t.App = ntf.AppID(app)
 	t.Platform, errs[0] = push.ParsePlatform(platform)
 	t.Environment, errs[1] = push.ParseEnvironment(env)
 	t.DeviceToken, errs[2] = push.ParseDeviceToken(t.Platform, dt)
 	t.Status, errs[3] = ntf.ParseStatus(status)
-	errs[4] = copyExact(t.DHKey[:], dh, "dh_key", copyExact(t.ServerPublicKey[:], spub, "server_public_key", nil))
-	errs[5] = copyExact(t.SecretHash[:], shash, "secret_hash", copyExact(t.CodeHash[:], chash, "code_hash", nil))
+	errs[4] = copyExact(t.DHKey[:], dh, "dh_key")
+	errs[5] = copyExact(t.ServerPublicKey[:], spub, "server_public_key")
+	errs[6] = copyExact(t.SecretHash[:], shash, "secret_hash")
+	errs[7] = copyExact(t.CodeHash[:], chash, "code_hash")
 	if err := errors.Join(errs[:]...); err != nil {
 		return t, fmt.Errorf("token %s: corrupt row: %w", id, err)
 	}
@@ -207,12 +212,12 @@ func scanToken(row scanner) (ntf.Token, error) {
 	return t, nil
 }
 
-// copyExact copies src into dst if the lengths agree, else adds an error
-// to prev.
-func copyExact(dst, src []byte, column string, prev error) error {
+// copyExact copies src into dst if the lengths agree, else reports the
+// column's wrong length.
+func copyExact(dst, src []byte, column string) error {
 	if len(src) != len(dst) {
-		return errors.Join(prev, fmt.Errorf("%s is %d bytes, want %d", column, len(src), len(dst)))
+		return fmt.Errorf("%s is %d bytes, want %d", column, len(src), len(dst))
 	}
 	copy(dst, src)
-	return prev
+	return nil
 }
