@@ -2,7 +2,10 @@ package mls
 
 // Staging and merging commits (RFC 9420 sections 12.2, 12.3, 12.4.2).
 
-import "bytes"
+import (
+	"bytes"
+	"slices"
+)
 
 // AppliedProposal is a proposal covered by a commit, with its sender.
 type AppliedProposal struct {
@@ -63,14 +66,8 @@ func (sc *StagedCommit) CheckWelcome(w *Welcome) error {
 		return errorf(ErrInvalidMessage, "check Welcome", "cipher suite %d, group %d", w.CipherSuite, sc.ctx.CipherSuite)
 	}
 	for _, s := range w.Secrets {
-		found := false
-		for _, r := range sc.AddedKeyPackageRefs {
-			if bytes.Equal(r, s.NewMember) {
-				found = true
-				break
-			}
-		}
-		if !found {
+		added := func(ref []byte) bool { return bytes.Equal(ref, s.NewMember) }
+		if !slices.ContainsFunc(sc.AddedKeyPackageRefs, added) {
 			return errorf(ErrInvalidMessage, "check Welcome", "addressed to a KeyPackage the commit does not add")
 		}
 	}
@@ -207,11 +204,10 @@ func (g *PublicGroup) stage(pm *PublicMessage) (*StagedCommit, error) {
 	tree := g.tree.Clone()
 	idx := g.idx.overlay()
 	ctx := g.ctx.clone()
+	// GroupContextExtensions proposals were checked against g.idx by
+	// validateProposal (on receipt, or in validateInline for inline ones).
 	for _, ap := range sc.Proposals {
 		if ap.Proposal.Type == ProposalGroupContextExtensions {
-			if err := g.validateGCE(ap.Proposal.Extensions, g.idx); err != nil {
-				return nil, err
-			}
 			ctx.Extensions = ap.Proposal.Extensions
 		}
 	}

@@ -6,6 +6,11 @@ package mls
 // which credential types are in use. A staged commit works on an overlay
 // that records only its changes, so staging never copies the index.
 
+import (
+	"maps"
+	"slices"
+)
+
 type leafKeyMap map[string]int64 // key -> leaf index, or -1 (deleted in overlay)
 
 type typeCounts struct {
@@ -25,20 +30,12 @@ func newTypeCounts() typeCounts {
 	}
 }
 
-func cloneMap[K comparable](m map[K]int32) map[K]int32 {
-	c := make(map[K]int32, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
-}
-
 func (c typeCounts) clone() typeCounts {
 	return typeCounts{
-		credSupport: cloneMap(c.credSupport),
-		credUsed:    cloneMap(c.credUsed),
-		extSupport:  cloneMap(c.extSupport),
-		propSupport: cloneMap(c.propSupport),
+		credSupport: maps.Clone(c.credSupport),
+		credUsed:    maps.Clone(c.credUsed),
+		extSupport:  maps.Clone(c.extSupport),
+		propSupport: maps.Clone(c.propSupport),
 		members:     c.members,
 	}
 }
@@ -89,7 +86,7 @@ func (m *memberIndex) setKey(km leafKeyMap, key []byte, v int64) {
 
 func dedupe[T comparable](s []T, f func(T)) {
 	for i, x := range s {
-		if !contains(s[:i], x) {
+		if !slices.Contains(s[:i], x) {
 			f(x)
 		}
 	}

@@ -8,6 +8,7 @@ package mls
 
 import (
 	"crypto/rand"
+	"slices"
 	"testing"
 )
 
@@ -170,7 +171,7 @@ func (s *simGroup) clone() *simGroup {
 func (s *simGroup) makePath(tb testing.TB, t *RatchetTree, committer LeafIndex, added []LeafIndex) *UpdatePath {
 	fdp, copath := t.filteredDirectPathWithCopath(committer)
 	path := &UpdatePath{Nodes: make([]UpdatePathNode, len(fdp))}
-	skip := func(x LeafIndex) bool { return contains(added, x) }
+	skip := func(x LeafIndex) bool { return slices.Contains(added, x) }
 	ph := []byte{}
 	for i := len(fdp) - 1; i >= 0; i-- {
 		key := randBytes(32)

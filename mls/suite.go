@@ -14,8 +14,8 @@ import (
 	"crypto/hmac"
 	"crypto/hpke"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/sha512"
+	_ "crypto/sha256" // registers crypto.SHA256
+	_ "crypto/sha512" // registers crypto.SHA384, crypto.SHA512
 	"hash"
 
 	circlhpke "github.com/cloudflare/circl/hpke"
@@ -64,23 +64,22 @@ const (
 )
 
 type suiteParams struct {
-	newHash func() hash.Hash
-	sig     sigScheme
-	sigHash crypto.Hash // hash used by ECDSA
-	kem     uint16
-	kdf     uint16
-	aead    uint16
-	nk, nn  int
+	hash   crypto.Hash // the suite's hash, also used by ECDSA
+	sig    sigScheme
+	kem    uint16
+	kdf    uint16
+	aead   uint16
+	nk, nn int
 }
 
 var suites = map[CipherSuite]*suiteParams{
-	1: {sha256.New, sigEd25519, 0, kemX25519, kdfSHA256, aeadAES128GCM, 16, 12},
-	2: {sha256.New, sigP256, crypto.SHA256, kemP256, kdfSHA256, aeadAES128GCM, 16, 12},
-	3: {sha256.New, sigEd25519, 0, kemX25519, kdfSHA256, aeadChaCha20, 32, 12},
-	4: {sha512.New, sigEd448, 0, kemX448, kdfSHA512, aeadAES256GCM, 32, 12},
-	5: {sha512.New, sigP521, crypto.SHA512, kemP521, kdfSHA512, aeadAES256GCM, 32, 12},
-	6: {sha512.New, sigEd448, 0, kemX448, kdfSHA512, aeadChaCha20, 32, 12},
-	7: {sha512.New384, sigP384, crypto.SHA384, kemP384, kdfSHA384, aeadAES256GCM, 32, 12},
+	1: {crypto.SHA256, sigEd25519, kemX25519, kdfSHA256, aeadAES128GCM, 16, 12},
+	2: {crypto.SHA256, sigP256, kemP256, kdfSHA256, aeadAES128GCM, 16, 12},
+	3: {crypto.SHA256, sigEd25519, kemX25519, kdfSHA256, aeadChaCha20, 32, 12},
+	4: {crypto.SHA512, sigEd448, kemX448, kdfSHA512, aeadAES256GCM, 32, 12},
+	5: {crypto.SHA512, sigP521, kemP521, kdfSHA512, aeadAES256GCM, 32, 12},
+	6: {crypto.SHA512, sigEd448, kemX448, kdfSHA512, aeadChaCha20, 32, 12},
+	7: {crypto.SHA384, sigP384, kemP384, kdfSHA384, aeadAES256GCM, 32, 12},
 }
 
 // Supported reports whether the suite is one of 1-7.
@@ -104,10 +103,10 @@ func (cs CipherSuite) mustParams() *suiteParams {
 }
 
 // NewHash returns a new hash of the suite.
-func (cs CipherSuite) NewHash() hash.Hash { return cs.mustParams().newHash() }
+func (cs CipherSuite) NewHash() hash.Hash { return cs.mustParams().hash.New() }
 
 // HashSize is KDF.Nh, the output size of the suite's hash.
-func (cs CipherSuite) HashSize() int { return cs.mustParams().newHash().Size() }
+func (cs CipherSuite) HashSize() int { return cs.mustParams().hash.Size() }
 
 // AEADKeySize and AEADNonceSize are AEAD.Nk and AEAD.Nn.
 func (cs CipherSuite) AEADKeySize() int   { return cs.mustParams().nk }
@@ -123,14 +122,14 @@ func (cs CipherSuite) Hash(data []byte) []byte {
 // MAC is HMAC with the suite's hash (used for confirmation and membership
 // tags; a DS has no key for them, it is here for completeness and tests).
 func (cs CipherSuite) MAC(key, data []byte) []byte {
-	m := hmac.New(cs.mustParams().newHash, key)
+	m := hmac.New(cs.mustParams().hash.New, key)
 	m.Write(data)
 	return m.Sum(nil)
 }
 
 // Extract is KDF.Extract(salt, ikm).
 func (cs CipherSuite) Extract(salt, ikm []byte) []byte {
-	prk, err := hkdf.Extract(cs.mustParams().newHash, ikm, salt)
+	prk, err := hkdf.Extract(cs.mustParams().hash.New, ikm, salt)
 	if err != nil {
 		panic(err) // cannot fail for HMAC-based hashes
 	}
@@ -139,7 +138,7 @@ func (cs CipherSuite) Extract(salt, ikm []byte) []byte {
 
 // Expand is KDF.Expand(prk, info, length).
 func (cs CipherSuite) Expand(prk, info []byte, length int) ([]byte, error) {
-	out, err := hkdf.Expand(cs.mustParams().newHash, prk, string(info), length)
+	out, err := hkdf.Expand(cs.mustParams().hash.New, prk, string(info), length)
 	if err != nil {
 		return nil, &Error{Kind: ErrUnsupported, Op: "KDF.Expand", Err: err}
 	}
@@ -213,7 +212,7 @@ func (cs CipherSuite) VerifyWithLabel(pub []byte, label string, content, signatu
 		if perr != nil {
 			return &Error{Kind: ErrInvalidSignature, Op: label, Msg: "bad signature public key", Err: perr}
 		}
-		h := p.sigHash.New()
+		h := p.hash.New()
 		h.Write(msg)
 		ok = ecdsa.VerifyASN1(pk, h.Sum(nil), signature)
 	}
@@ -318,7 +317,7 @@ func (k *SigningKey) SignWithLabel(label string, content []byte) ([]byte, error)
 	case k.ed448 != nil:
 		return ed448.Sign(k.ed448, msg, ""), nil
 	default:
-		h := k.suite.mustParams().sigHash.New()
+		h := k.suite.mustParams().hash.New()
 		h.Write(msg)
 		return ecdsa.SignASN1(rand.Reader, k.ec, h.Sum(nil))
 	}

@@ -258,17 +258,8 @@ func (t *RatchetTree) resolutionSize(x NodeIndex, skip func(LeafIndex) bool) int
 // FilteredDirectPath returns the filtered direct path of leaf l: its direct
 // path without the nodes whose copath child has an empty resolution.
 func (t *RatchetTree) FilteredDirectPath(l LeafIndex) []NodeIndex {
-	var out []NodeIndex
-	r := t.root()
-	x := l.Node()
-	for x != r {
-		s := x.Sibling()
-		x = x.Parent()
-		if t.get(s).nodes > 0 {
-			out = append(out, x)
-		}
-	}
-	return out
+	path, _ := t.filteredDirectPathWithCopath(l)
+	return path
 }
 
 // filteredDirectPathWithCopath returns the filtered direct path with the

@@ -3,6 +3,8 @@ package mls
 // Basic structures: protocol version, extensions, credentials, capabilities,
 // lifetimes (RFC 9420 sections 5.3, 7.2, 13).
 
+import "slices"
+
 // ProtocolVersion of MLS. Only mls10 exists.
 type ProtocolVersion uint16
 
@@ -192,25 +194,16 @@ func (c *Capabilities) decode(r *reader) {
 	c.Credentials = decodeU16s[CredentialType](r)
 }
 
-func contains[T comparable](s []T, v T) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 func (c *Capabilities) supportsExtension(t ExtensionType) bool {
-	return t.isDefault() || contains(c.Extensions, t)
+	return t.isDefault() || slices.Contains(c.Extensions, t)
 }
 
 func (c *Capabilities) supportsProposal(t ProposalType) bool {
-	return t.isDefault() || contains(c.Proposals, t)
+	return t.isDefault() || slices.Contains(c.Proposals, t)
 }
 
 func (c *Capabilities) supportsCredential(t CredentialType) bool {
-	return contains(c.Credentials, t)
+	return slices.Contains(c.Credentials, t)
 }
 
 // Lifetime of a KeyPackage's leaf node, in seconds since the Unix epoch.

@@ -4,7 +4,10 @@ package mls
 // 7.9, 12.4.2): path length and ciphertext counts against the filtered direct
 // path, parent-hash chain, committer leaf validation, merge.
 
-import "bytes"
+import (
+	"bytes"
+	"slices"
+)
 
 // applyUpdatePath merges path, sent by leaf l, into t (to which the commit's
 // proposals are already applied). added are the leaves added by the same
@@ -17,11 +20,11 @@ func (t *RatchetTree) applyUpdatePath(v *validator, l LeafIndex, path *UpdatePat
 	}
 	var skip func(LeafIndex) bool
 	if len(added) > 0 {
-		set := make([]uint32, len(added))
+		ls := make(leafSet, len(added))
 		for i, l := range added {
-			set[i] = uint32(l)
+			ls[i] = uint32(l)
 		}
-		ls := newLeafSet(set)
+		slices.Sort(ls)
 		skip = func(x LeafIndex) bool { return ls.has(uint32(x)) }
 	}
 	for i, c := range copath {

@@ -5,6 +5,7 @@ package mls
 
 import (
 	"bytes"
+	"strconv"
 	"time"
 )
 
@@ -163,7 +164,7 @@ func (t *RatchetTree) validate(groupID []byte, opts *ValidateTreeOptions) (*memb
 	var err error
 	t.Members(func(l LeafIndex, ln *LeafNode) bool {
 		if err = v.leafContent(ln, ln.Source, l); err != nil {
-			err = wrap(ErrInvalidTree, "leaf "+itoa(uint64(l)), err)
+			err = wrap(ErrInvalidTree, "leaf "+strconv.FormatUint(uint64(l), 10), err)
 			return false
 		}
 		if _, dup := idx.sigKeyOwner(ln.SignatureKey); dup {
@@ -205,18 +206,4 @@ func (t *RatchetTree) validate(groupID []byte, opts *ValidateTreeOptions) (*memb
 		return nil, err
 	}
 	return idx, nil
-}
-
-func itoa(v uint64) string {
-	if v == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for v > 0 {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return string(b[i:])
 }

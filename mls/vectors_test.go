@@ -58,3 +58,14 @@ func mustSuite(t testing.TB, cs uint16) CipherSuite {
 	}
 	return s
 }
+
+// checkSuitesCovered reports each of the cipher suites 1-7 that a vector file
+// did not exercise.
+func checkSuitesCovered(t testing.TB, seen map[CipherSuite]bool) {
+	t.Helper()
+	for cs := CipherSuite(1); cs <= 7; cs++ {
+		if !seen[cs] {
+			t.Errorf("suite %d not covered", cs)
+		}
+	}
+}
