@@ -499,14 +499,11 @@ func (c *Client) nextCorrID() corrKey {
 // ctx bounds the wait (and the write, as a connection deadline).
 func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
 	k := c.nextCorrID()
-	t := make([]byte, 0, 32)
-	t, _ = AppendTransmission(t, Transmission{CorrID: k[:], Command: cmdPING}, c.version)
+	t, _ := AppendTransmission(make([]byte, 0, 32), Transmission{CorrID: k[:], Command: cmdPING}, c.version)
+	content, _ := EncodeBatch(t)
 	cl := &call{kind: kindPing, results: make([]Result, 1), done: make(chan struct{}), keys: []corrKey{k}}
-	var bw batchWriter
-	bw.reset()
-	bw.add(t)
 	start := time.Now()
-	if err := c.sendBatch(ctx, cl, bw.buf, []pendingEntry{{cl, 0}}, cl.keys); err != nil {
+	if err := c.sendBatch(ctx, cl, content, []pendingEntry{{cl, 0}}); err != nil {
 		return 0, err
 	}
 	if err := c.wait(ctx, cl); err != nil {
@@ -551,7 +548,7 @@ func (c *Client) Subscribe(ctx context.Context, qs []Queue) []Result {
 		})
 	}
 	for sb := range blocks {
-		c.sendBatch(ctx, cl, sb.content, sb.entries, sb.keys)
+		c.sendBatch(ctx, cl, sb.content, sb.entries)
 	}
 	wg.Wait()
 	c.mu.Lock()
@@ -568,11 +565,11 @@ func (c *Client) Subscribe(ctx context.Context, qs []Queue) []Result {
 // full blocks of Ed25519 NSUBs.
 const signRange = 4 * 134
 
-// signedBlock is the content of one block of NSUBs and the slots it answers.
+// signedBlock is the content of one block of NSUBs and the slots it
+// answers (their corrIds are in call.keys).
 type signedBlock struct {
 	content []byte
 	entries []pendingEntry
-	keys    []corrKey
 }
 
 // signRanges signs ranges of qs (taken from next) into blocks and sends
@@ -595,8 +592,7 @@ func (c *Client) signRanges(ctx context.Context, cl *call, qs []Queue, next *ato
 		default:
 		}
 		var bw batchWriter
-		bw.reset()
-		var sb signedBlock
+		var entries []pendingEntry
 		for i := start; i < end; i++ {
 			if err := ctx.Err(); err != nil {
 				cl.results[i].Err = err
@@ -610,20 +606,22 @@ func (c *Client) signRanges(ctx context.Context, cl *call, qs []Queue, next *ato
 				cl.results[i].Err = err
 				continue
 			}
-			if !bw.fits(len(t)) {
-				sb.content = bw.buf
-				out <- sb
-				sb = signedBlock{}
-				bw = batchWriter{}
-				bw.reset()
+			if bw.buf != nil && !bw.fits(len(t)) {
+				out <- signedBlock{content: bw.buf, entries: entries}
+				bw.buf = nil
+			}
+			if bw.buf == nil {
+				// Size the block for the rest of the range, taking the
+				// NSUBs to come to be as long as this one.
+				n := min(end-i, MaxBatchCount, MaxBatchBytes/(2+len(t)))
+				bw = newBatchWriter(n * (2 + len(t)))
+				entries = make([]pendingEntry, 0, n)
 			}
 			bw.add(t)
-			sb.entries = append(sb.entries, pendingEntry{cl, i})
-			sb.keys = append(sb.keys, k)
+			entries = append(entries, pendingEntry{cl, i})
 		}
 		if bw.count > 0 {
-			sb.content = bw.buf
-			out <- sb
+			out <- signedBlock{content: bw.buf, entries: entries}
 		}
 	}
 }
@@ -651,9 +649,10 @@ func (c *Client) appendNSUB(dst, scratch, corrID []byte, q Queue) (t, scratchOut
 	return append(dst, cmdNSUB...), scratch, nil
 }
 
-// sendBatch registers entries as pending under keys, then writes content
-// as one block. On failure the entries are completed with the error.
-func (c *Client) sendBatch(ctx context.Context, cl *call, content []byte, entries []pendingEntry, keys []corrKey) error {
+// sendBatch registers entries as pending under their corrIds (cl.keys),
+// then writes content as one block. On failure the entries are completed
+// with the error.
+func (c *Client) sendBatch(ctx context.Context, cl *call, content []byte, entries []pendingEntry) error {
 	c.mu.Lock()
 	err := c.err
 	if err == nil {
@@ -666,8 +665,8 @@ func (c *Client) sendBatch(ctx context.Context, cl *call, content []byte, entrie
 		c.mu.Unlock()
 		return err
 	}
-	for i, e := range entries {
-		c.pending[keys[i]] = e
+	for _, e := range entries {
+		c.pending[cl.keys[e.idx]] = e
 	}
 	cl.remaining += len(entries)
 	c.mu.Unlock()
@@ -679,8 +678,9 @@ func (c *Client) sendBatch(ctx context.Context, cl *call, content []byte, entrie
 	case !wrote:
 		// Nothing reached the wire: withdraw the entries, keep the connection.
 		c.mu.Lock()
-		for _, k := range keys {
-			if e, ok := c.pending[k]; ok {
+		for _, e := range entries {
+			k := cl.keys[e.idx]
+			if _, ok := c.pending[k]; ok {
 				delete(c.pending, k)
 				c.completeLocked(e, nil, err)
 			}

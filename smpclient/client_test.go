@@ -73,6 +73,16 @@ func subscribeOK(t testing.TB, c *smpclient.Client, qs ...smpclient.Queue) {
 	}
 }
 
+// waitDone waits for c to stop and fails the test with msg if it does not.
+func waitDone(t testing.TB, c *smpclient.Client, msg string) {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case <-time.After(seen):
+		t.Fatal(msg)
+	}
+}
+
 func nextEvent(t testing.TB, c *smpclient.Client) smpclient.Event {
 	t.Helper()
 	select {
@@ -396,11 +406,7 @@ func TestConnectionDropSeenAtOnce(t *testing.T) {
 	case <-time.After(seen):
 		t.Fatalf("pending Subscribe still waiting %v after the drop", seen)
 	}
-	select {
-	case <-c.Done():
-	case <-time.After(seen):
-		t.Fatal("Done not closed")
-	}
+	waitDone(t, c, "Done not closed")
 	if _, ok := <-c.Events(); ok {
 		t.Errorf("Events delivered after the drop")
 	}
@@ -429,11 +435,7 @@ func TestKeepaliveTimeout(t *testing.T) {
 		t.Fatalf("no keepalive pings sent")
 	}
 	srv.Stall()
-	select {
-	case <-c.Done():
-	case <-time.After(seen):
-		t.Fatal("stalled server not detected")
-	}
+	waitDone(t, c, "stalled server not detected")
 	if !errors.Is(c.Err(), smpclient.ErrKeepaliveTimeout) {
 		t.Errorf("Err() = %v, want ErrKeepaliveTimeout", c.Err())
 	}
@@ -471,11 +473,7 @@ func TestBadBlockStopsConnection(t *testing.T) {
 	if err := srv.SendBadBlock(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-c.Done():
-	case <-time.After(seen):
-		t.Fatal("bad block not detected")
-	}
+	waitDone(t, c, "bad block not detected")
 	if !errors.Is(c.Err(), smpclient.ErrMalformed) {
 		t.Errorf("Err() = %v, want ErrMalformed", c.Err())
 	}

@@ -79,11 +79,9 @@ func ParsePrivateKey(der []byte) (*PrivateKey, error) {
 	case len(der) == 48 && bytes.HasPrefix(der, pkcs8PrefixEd25519):
 		return NewEd25519Key(der[16:]), nil
 	case len(der) == 48 && bytes.HasPrefix(der, pkcs8PrefixX25519):
-		k := &PrivateKey{alg: X25519}
-		copy(k.x25519[:], der[16:])
-		return k, nil
+		return NewX25519Key(der[16:]), nil
 	case len(der) == 73 && bytes.HasPrefix(der, pkcs8PrefixEd448):
-		return &PrivateKey{alg: Ed448, ed448: ed448.NewKeyFromSeed(der[16:])}, nil
+		return NewEd448Key(der[16:]), nil
 	}
 	return nil, fmt.Errorf("%w: not an Ed25519, Ed448 or X25519 PKCS#8 key (%d bytes)", ErrBadKey, len(der))
 }

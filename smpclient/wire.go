@@ -227,6 +227,12 @@ type batchWriter struct {
 	count int
 }
 
+// newBatchWriter returns an empty batchWriter with room for size bytes of
+// Large transmissions (at most a full block) before its buffer grows.
+func newBatchWriter(size int) batchWriter {
+	return batchWriter{buf: make([]byte, 1, 1+min(size, MaxBatchBytes))}
+}
+
 func (w *batchWriter) reset() {
 	w.buf = append(w.buf[:0], 0)
 	w.count = 0
@@ -247,8 +253,11 @@ func (w *batchWriter) add(t []byte) {
 // EncodeBatch returns the block content for transmissions ts. It reports
 // ErrTooLarge if they do not fit one block.
 func EncodeBatch(ts ...[]byte) ([]byte, error) {
-	var w batchWriter
-	w.reset()
+	size := 0
+	for _, t := range ts {
+		size += 2 + len(t)
+	}
+	w := newBatchWriter(size)
 	for _, t := range ts {
 		if !w.fits(len(t)) {
 			return nil, fmt.Errorf("%w: batch of %d transmissions does not fit one block", ErrTooLarge, len(ts))

@@ -254,12 +254,14 @@ func (s *Server) Notify(notifierID []byte, msgs ...smpclient.Message) error {
 		return errNoSubscriber
 	}
 	ts := make([][]byte, 0, len(msgs))
+	var buf []byte
 	for _, m := range msgs {
-		t, err := smpclient.AppendTransmission(nil, smpclient.Transmission{EntityID: notifierID, Command: m.AppendWire(nil)}, c.version)
-		if err != nil {
+		start := len(buf)
+		var err error
+		if buf, err = appendTransmission(buf, nil, notifierID, m, c.version); err != nil {
 			return err
 		}
-		ts = append(ts, t)
+		ts = append(ts, buf[start:len(buf):len(buf)])
 	}
 	return c.sendTransmissions(ts)
 }
@@ -515,7 +517,7 @@ func (c *conn) handshake(cs tls.ConnectionState) error {
 	if ch.KeyHash != s.keyHash {
 		return errors.New("HANDSHAKE IDENTITY")
 	}
-	if ch.Version < minV || ch.Version > maxV || ch.Version < 7 {
+	if ch.Version < minV || ch.Version > maxV || ch.Version < smpclient.MinVersion {
 		return fmt.Errorf("VERSION %d not in %d..%d", ch.Version, minV, maxV)
 	}
 	c.version = ch.Version
@@ -590,7 +592,7 @@ func (c *conn) serve() error {
 		if err != nil {
 			// The reference answers a malformed block with one ERR BLOCK
 			// with an empty corrId and keeps the connection.
-			if err := c.sendTransmissions([][]byte{c.errTransmission(nil, nil, smpclient.ErrBlock)}); err != nil {
+			if err := c.sendTransmissions([][]byte{c.errTransmission(smpclient.ErrBlock)}); err != nil {
 				return err
 			}
 			continue
@@ -607,8 +609,20 @@ func (c *conn) serve() error {
 	}
 }
 
-func (c *conn) errTransmission(corrID, entity []byte, se *smpclient.ServerError) []byte {
-	t, _ := smpclient.AppendTransmission(nil, smpclient.Transmission{CorrID: corrID, EntityID: entity, Command: smpclient.ERR{Err: se}.AppendWire(nil)}, c.version)
+// appendTransmission appends the server transmission carrying msg. The
+// command is the transmission's tail, so msg is encoded in place.
+func appendTransmission(dst, corrID, entity []byte, msg smpclient.Message, v uint16) ([]byte, error) {
+	dst, err := smpclient.AppendTransmission(dst, smpclient.Transmission{CorrID: corrID, EntityID: entity}, v)
+	if err != nil {
+		return dst, err
+	}
+	return msg.AppendWire(dst), nil
+}
+
+// errTransmission returns the transmission of "ERR se" with an empty
+// corrId and entity.
+func (c *conn) errTransmission(se *smpclient.ServerError) []byte {
+	t, _ := appendTransmission(nil, nil, nil, smpclient.ERR{Err: se}, c.version)
 	return t
 }
 
@@ -616,9 +630,8 @@ func (c *conn) errTransmission(corrID, entity []byte, se *smpclient.ServerError)
 func (c *conn) handle(dst, t []byte) []byte {
 	tr, err := smpclient.ParseTransmission(t, c.version)
 	if err != nil {
-		return append(dst, c.errTransmission(nil, nil, smpclient.ErrBlock)...)
+		return append(dst, c.errTransmission(smpclient.ErrBlock)...)
 	}
-	resp := smpclient.Transmission{CorrID: tr.CorrID, EntityID: tr.EntityID}
 	var msg smpclient.Message
 	switch {
 	case tr.HasServiceSig:
@@ -634,8 +647,8 @@ func (c *conn) handle(dst, t []byte) []byte {
 	default:
 		msg = smpclient.ERR{Err: smpclient.ErrCmdUnknown}
 	}
-	resp.Command = msg.AppendWire(nil)
-	out, _ := smpclient.AppendTransmission(dst, resp, c.version)
+	// The ids were parsed as shortStrings, so they fit again.
+	out, _ := appendTransmission(dst, tr.CorrID, tr.EntityID, msg, c.version)
 	return out
 }
 
@@ -667,7 +680,7 @@ func (c *conn) nsub(tr smpclient.Transmission) smpclient.Message {
 	s.mu.Unlock()
 	if old != nil && old != c {
 		// Takeover: the old connection gets END (the reference batches it).
-		t, _ := smpclient.AppendTransmission(nil, smpclient.Transmission{EntityID: tr.EntityID, Command: []byte("END")}, old.version)
+		t, _ := appendTransmission(nil, nil, tr.EntityID, smpclient.END{}, old.version)
 		s.wg.Go(func() { old.sendTransmissions([][]byte{t}) })
 	}
 	s.confirmed.Add(1)
