@@ -271,7 +271,7 @@ func (d *Dispatcher) Enqueue(ctx context.Context, n *Notification) error {
 	}
 	if l.br.rejecting(now) {
 		l.m.rejected(string(ReasonCircuitOpen))
-		return &Error{Class: ClassCredential, Reason: ReasonCircuitOpen, Provider: l.provider, Err: ErrCircuitOpen}
+		return l.circuitOpenError()
 	}
 	if l.pending.Add(1) > int64(d.cfg.QueueSize) {
 		l.pending.Add(-1)
@@ -402,6 +402,10 @@ type lane struct {
 	aborted bool
 }
 
+func (l *lane) circuitOpenError() *Error {
+	return &Error{Class: ClassCredential, Reason: ReasonCircuitOpen, Provider: l.provider, Err: ErrCircuitOpen}
+}
+
 func (l *lane) spawn() {
 	for {
 		r := l.running.Load()
@@ -450,7 +454,7 @@ func (l *lane) process(it *item) {
 		return
 	}
 	if !l.br.allow(now) {
-		l.finish(it, "", &Error{Class: ClassCredential, Reason: ReasonCircuitOpen, Provider: l.provider, Err: ErrCircuitOpen})
+		l.finish(it, "", l.circuitOpenError())
 		return
 	}
 	it.attempts++
@@ -498,12 +502,10 @@ func (l *lane) retry(it *item, e *Error) {
 		return
 	}
 	l.mu.Lock()
-	if l.aborted || d.abortCtx.Err() != nil {
-		l.mu.Unlock()
-		l.finish(it, "", shutdownError(e))
-		return
-	}
-	if dl := d.deadline.Load(); dl != nil && due.After(*dl) {
+	// No retry while Close aborts, nor one due after Close's deadline:
+	// it would only be abandoned later.
+	dl := d.deadline.Load()
+	if l.aborted || d.abortCtx.Err() != nil || dl != nil && due.After(*dl) {
 		l.mu.Unlock()
 		l.finish(it, "", shutdownError(e))
 		return
@@ -632,16 +634,18 @@ func classify(provider string, err error) *Error {
 }
 
 func shutdownError(last *Error) *Error {
-	e := &Error{Class: ClassShutdown, Reason: ReasonShutdown, Err: ErrShutdown}
-	if last != nil {
-		e.Provider = last.Provider
-		e.Message = "last attempt: " + last.Error()
-	}
-	return e
+	return endedError(ClassShutdown, ReasonShutdown, ErrShutdown, last)
 }
 
 func expiredError(last *Error) *Error {
-	e := &Error{Class: ClassExpired, Reason: ReasonNotificationExpired, Err: ErrExpired}
+	return endedError(ClassExpired, ReasonNotificationExpired, ErrExpired, last)
+}
+
+// endedError is the result of a notification the dispatcher gave up on
+// for its own reason (sentinel), keeping the last provider failure, if
+// any, for the operator.
+func endedError(class Class, reason Reason, sentinel error, last *Error) *Error {
+	e := &Error{Class: class, Reason: reason, Err: sentinel}
 	if last != nil {
 		e.Provider = last.Provider
 		e.Message = "last attempt: " + last.Error()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -195,13 +197,8 @@ func ClassOf(err error) Class {
 	if e, ok := AsError(err); ok {
 		return e.Class
 	}
-	switch {
-	case errors.Is(err, ErrExpired):
-		return ClassExpired
-	case errors.Is(err, ErrShutdown), errors.Is(err, ErrClosed):
-		return ClassShutdown
-	case errors.Is(err, ErrCircuitOpen):
-		return ClassCredential
+	if c, _, ok := sentinelKind(err); ok {
+		return c
 	}
 	return ClassRetryable
 }
@@ -215,15 +212,24 @@ func ReasonOf(err error) Reason {
 	if e, ok := AsError(err); ok {
 		return e.Reason
 	}
-	switch {
-	case errors.Is(err, ErrExpired):
-		return ReasonNotificationExpired
-	case errors.Is(err, ErrShutdown), errors.Is(err, ErrClosed):
-		return ReasonShutdown
-	case errors.Is(err, ErrCircuitOpen):
-		return ReasonCircuitOpen
+	if _, r, ok := sentinelKind(err); ok {
+		return r
 	}
 	return ReasonNetwork
+}
+
+// sentinelKind gives the class and reason of the package's sentinel
+// errors, so ClassOf and ReasonOf cannot disagree about them.
+func sentinelKind(err error) (Class, Reason, bool) {
+	switch {
+	case errors.Is(err, ErrExpired):
+		return ClassExpired, ReasonNotificationExpired, true
+	case errors.Is(err, ErrShutdown), errors.Is(err, ErrClosed):
+		return ClassShutdown, ReasonShutdown, true
+	case errors.Is(err, ErrCircuitOpen):
+		return ClassCredential, ReasonCircuitOpen, true
+	}
+	return ClassNone, "", false
 }
 
 // IsTokenDead reports whether err says the device token will never work
@@ -238,6 +244,26 @@ func TokenError(reason Reason, provider, providerReason string, status int) *Err
 // RetryableError returns a ClassRetryable error.
 func RetryableError(reason Reason, provider string, retryAfter time.Duration, err error) *Error {
 	return &Error{Class: ClassRetryable, Reason: reason, Provider: provider, RetryAfter: retryAfter, Err: err}
+}
+
+// ParseRetryAfter reads a provider's Retry-After header value,
+// delta-seconds or an HTTP date, as a wait from now (0 if absent,
+// malformed or already past).
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // CredentialError returns a ClassCredential error.

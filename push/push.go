@@ -341,7 +341,7 @@ func (n *Notification) Validate(now time.Time) error {
 		}
 	}
 	if !n.Expiration.IsZero() && !n.Expiration.After(now) {
-		return &Error{Class: ClassExpired, Reason: ReasonNotificationExpired, Err: ErrExpired}
+		return expiredError(nil)
 	}
 	return nil
 }

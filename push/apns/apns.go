@@ -25,7 +25,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -264,7 +263,7 @@ func (s *Sender) Send(ctx context.Context, n *push.Notification) (string, error)
 			e.Timestamp = res.Timestamp.Time
 		}
 		if ra.value != "" {
-			e.RetryAfter = parseRetryAfter(ra.value, s.now())
+			e.RetryAfter = push.ParseRetryAfter(ra.value, s.now())
 		}
 		return "", e
 	}
@@ -410,20 +409,6 @@ func (c retryAfterCapture) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func (c retryAfterCapture) CloseIdleConnections() { c.base.CloseIdleConnections() }
-
-// parseRetryAfter parses delta-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
 
 // LoadKey reads an APNs .p8 signing key (PKCS#8 PEM, P-256).
 func LoadKey(path string) (*ecdsa.PrivateKey, error) {

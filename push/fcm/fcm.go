@@ -496,7 +496,7 @@ func classifyTokenError(err error) *push.Error {
 		switch {
 		case code == http.StatusTooManyRequests:
 			e.Class, e.Reason = push.ClassRetryable, push.ReasonRateLimited
-			e.RetryAfter = parseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
+			e.RetryAfter = push.ParseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
 		case code >= 500:
 			e.Class, e.Reason = push.ClassRetryable, push.ReasonUnavailable
 		default:
@@ -612,24 +612,7 @@ func Classify(status int, header http.Header, body []byte) *push.Error {
 		}
 	}
 	if e.Class == push.ClassRetryable && header != nil {
-		e.RetryAfter = parseRetryAfter(header.Get("Retry-After"), time.Now())
+		e.RetryAfter = push.ParseRetryAfter(header.Get("Retry-After"), time.Now())
 	}
 	return e
-}
-
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

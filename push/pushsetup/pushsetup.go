@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -149,16 +150,9 @@ func password(cfg *push.Config, k *push.APNsCredentials) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("certificate password: %w", err)
 		}
-		return string(trimNewline(b)), nil
+		return strings.TrimRight(string(b), "\r\n"), nil
 	}
 	return "", nil
-}
-
-func trimNewline(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 func rootCAs(path string) (*x509.CertPool, error) {

@@ -80,7 +80,7 @@ type APNsRequest struct {
 	Reason string
 }
 
-// Payload returns the request's JSON payload decoded.
+// Decoded returns the request's JSON payload decoded.
 func (r APNsRequest) Decoded() map[string]any {
 	var m map[string]any
 	_ = json.Unmarshal(r.Payload, &m)
@@ -137,7 +137,7 @@ type APNs struct {
 	noRecord bool
 	count    int
 	inflight int
-	changed  chan struct{}
+	changed  changeSignal
 	now      func() time.Time
 }
 
@@ -302,13 +302,7 @@ func (f *APNs) ReceivedFor(token string) []APNsRequest {
 	t := strings.ToLower(token)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []APNsRequest
-	for _, r := range f.received {
-		if r.Token == t {
-			out = append(out, r)
-		}
-	}
-	return out
+	return matching(f.received, func(r APNsRequest) bool { return r.Token == t })
 }
 
 // WaitDelivered waits until a request to token was answered 200 and
@@ -330,12 +324,12 @@ func (f *APNs) WaitDelivered(ctx context.Context, token string) (APNsRequest, er
 
 // Wait waits until cond holds for the recorded requests.
 func (f *APNs) Wait(ctx context.Context, cond func([]APNsRequest) bool) error {
-	return waitUntil(ctx, &f.mu, func() (bool, <-chan struct{}) { return cond(f.received), f.changedLocked() })
+	return waitUntil(ctx, &f.mu, &f.changed, func() bool { return cond(f.received) })
 }
 
 // WaitCount waits until n requests were answered.
 func (f *APNs) WaitCount(ctx context.Context, n int) error {
-	return waitUntil(ctx, &f.mu, func() (bool, <-chan struct{}) { return f.count >= n, f.changedLocked() })
+	return waitUntil(ctx, &f.mu, &f.changed, func() bool { return f.count >= n })
 }
 
 // InFlight returns the number of requests being handled (hanging or
@@ -613,13 +607,7 @@ func (f *APNs) verifySignature(bearer string) (verifiedJWT, string) {
 func (f *APNs) nextAnswer(token, topic string) APNsAnswer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if q := f.scripts[token]; len(q) > 0 {
-		a := q[0]
-		if len(q) == 1 {
-			delete(f.scripts, token)
-		} else {
-			f.scripts[token] = q[1:]
-		}
+	if a, ok := popScript(f.scripts, token); ok {
 		return a
 	}
 	return f.topics[topic]
@@ -633,19 +621,8 @@ func (f *APNs) record(req APNsRequest, status int, reason string) {
 		req.Payload = append([]byte(nil), req.Payload...)
 		f.received = append(f.received, req)
 	}
-	if f.changed != nil {
-		close(f.changed)
-		f.changed = nil
-	}
+	f.changed.notify()
 	f.mu.Unlock()
-}
-
-// changedLocked returns a channel closed at the next recorded request.
-func (f *APNs) changedLocked() chan struct{} {
-	if f.changed == nil {
-		f.changed = make(chan struct{})
-	}
-	return f.changed
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

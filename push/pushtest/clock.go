@@ -15,7 +15,7 @@ type ManualClock struct {
 	now     time.Time
 	timers  []*manualTimer
 	delays  []time.Duration
-	changed chan struct{}
+	changed changeSignal
 }
 
 type manualTimer struct {
@@ -27,7 +27,7 @@ type manualTimer struct {
 
 // NewManualClock returns a clock reading start.
 func NewManualClock(start time.Time) *ManualClock {
-	return &ManualClock{now: start, changed: make(chan struct{})}
+	return &ManualClock{now: start}
 }
 
 // Now returns the clock's time.
@@ -43,8 +43,7 @@ func (c *ManualClock) AfterFunc(d time.Duration, f func()) func() bool {
 	t := &manualTimer{due: c.now.Add(d), f: f}
 	c.timers = append(c.timers, t)
 	c.delays = append(c.delays, d)
-	close(c.changed)
-	c.changed = make(chan struct{})
+	c.changed.notify()
 	c.mu.Unlock()
 	return func() bool {
 		c.mu.Lock()
@@ -104,5 +103,5 @@ func (c *ManualClock) Pending() int {
 
 // WaitTimers waits until n timers in total have been set.
 func (c *ManualClock) WaitTimers(ctx context.Context, n int) error {
-	return waitUntil(ctx, &c.mu, func() (bool, <-chan struct{}) { return len(c.delays) >= n, c.changed })
+	return waitUntil(ctx, &c.mu, &c.changed, func() bool { return len(c.delays) >= n })
 }

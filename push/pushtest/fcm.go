@@ -168,7 +168,7 @@ type FCM struct {
 	count     int
 	tokenReqs int
 	tokenTTL  time.Duration
-	changed   chan struct{}
+	changed   changeSignal
 	seq       int
 }
 
@@ -179,7 +179,6 @@ func NewFCM() *FCM {
 		accounts: map[string]*fcmAccount{},
 		tokens:   map[string]fcmToken{},
 		scripts:  map[string][]FCMAnswer{},
-		changed:  make(chan struct{}),
 		tokenTTL: time.Hour,
 	}
 	mux := http.NewServeMux()
@@ -312,18 +311,12 @@ func (f *FCM) Received() []FCMRequest {
 func (f *FCM) ReceivedFor(token string) []FCMRequest {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []FCMRequest
-	for _, r := range f.received {
-		if r.Token == token {
-			out = append(out, r)
-		}
-	}
-	return out
+	return matching(f.received, func(r FCMRequest) bool { return r.Token == token })
 }
 
 // Wait waits until cond holds for the recorded sends.
 func (f *FCM) Wait(ctx context.Context, cond func([]FCMRequest) bool) error {
-	return waitUntil(ctx, &f.mu, func() (bool, <-chan struct{}) { return cond(f.received), f.changed })
+	return waitUntil(ctx, &f.mu, &f.changed, func() bool { return cond(f.received) })
 }
 
 // WaitDelivered waits until a send to token was answered 200 and returns
@@ -561,16 +554,8 @@ func (f *FCM) checkSend(r *http.Request, body []byte, req *FCMRequest) (FCMAnswe
 func (f *FCM) nextAnswer(token string) FCMAnswer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	q := f.scripts[token]
-	if len(q) == 0 {
-		return FCMAnswer{}
-	}
-	if len(q) == 1 {
-		delete(f.scripts, token)
-	} else {
-		f.scripts[token] = q[1:]
-	}
-	return q[0]
+	a, _ := popScript(f.scripts, token)
+	return a
 }
 
 func (f *FCM) record(req FCMRequest, status int, code string) {
@@ -578,8 +563,7 @@ func (f *FCM) record(req FCMRequest, status int, code string) {
 	f.mu.Lock()
 	f.count++
 	f.received = append(f.received, req)
-	close(f.changed)
-	f.changed = make(chan struct{})
+	f.changed.notify()
 	f.mu.Unlock()
 }
 

@@ -25,14 +25,14 @@ type Recorder struct {
 	scripts  map[string][]error
 	hook     func(ctx context.Context, n *push.Notification) error
 	attempts []Attempt
-	changed  chan struct{}
+	changed  changeSignal
 	seq      int
 }
 
 // NewRecorder returns a Recorder reporting provider as its metrics label
 // ("" keeps the platform name).
 func NewRecorder(provider string) *Recorder {
-	return &Recorder{provider: provider, scripts: map[string][]error{}, changed: make(chan struct{})}
+	return &Recorder{provider: provider, scripts: map[string][]error{}}
 }
 
 // Provider implements the optional provider-name interface of push.Sender.
@@ -72,19 +72,10 @@ func (r *Recorder) Send(ctx context.Context, n *push.Notification) (string, erro
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err == nil {
-		tok := n.Token.String()
-		if q := r.scripts[tok]; len(q) > 0 {
-			err = q[0]
-			if len(q) == 1 {
-				delete(r.scripts, tok)
-			} else {
-				r.scripts[tok] = q[1:]
-			}
-		}
+		err, _ = popScript(r.scripts, n.Token.String())
 	}
 	r.attempts = append(r.attempts, Attempt{At: time.Now(), Notification: n, Err: err})
-	close(r.changed)
-	r.changed = make(chan struct{})
+	r.changed.notify()
 	if err != nil {
 		return "", err
 	}
@@ -103,13 +94,7 @@ func (r *Recorder) Attempts() []Attempt {
 func (r *Recorder) AttemptsFor(token string) []Attempt {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []Attempt
-	for _, a := range r.attempts {
-		if a.Notification.Token.String() == token {
-			out = append(out, a)
-		}
-	}
-	return out
+	return matching(r.attempts, func(a Attempt) bool { return a.Notification.Token.String() == token })
 }
 
 // Sent returns the notifications whose call succeeded.
@@ -127,5 +112,5 @@ func (r *Recorder) Sent() []*push.Notification {
 
 // Wait waits until cond holds for the calls so far.
 func (r *Recorder) Wait(ctx context.Context, cond func([]Attempt) bool) error {
-	return waitUntil(ctx, &r.mu, func() (bool, <-chan struct{}) { return cond(r.attempts), r.changed })
+	return waitUntil(ctx, &r.mu, &r.changed, func() bool { return cond(r.attempts) })
 }

@@ -8,19 +8,40 @@ import (
 	"time"
 )
 
-// waitUntil reads state under mu until it reports ok, sleeping between
-// reads on the channel state returns, which is closed when state may have
-// changed. It returns ctx's error if ctx ends first.
-func waitUntil(ctx context.Context, mu *sync.Mutex, state func() (ok bool, changed <-chan struct{})) error {
+// changeSignal wakes the waiters of a fake when its state changes. Its
+// methods are called with the fake's mutex held. The channel is made only
+// when someone waits, so recording stays allocation-free in benchmarks.
+type changeSignal struct{ ch chan struct{} }
+
+// next returns a channel closed at the next notify.
+func (s *changeSignal) next() <-chan struct{} {
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+// notify wakes every waiter.
+func (s *changeSignal) notify() {
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+}
+
+// waitUntil evaluates ok under mu until it holds, sleeping between
+// evaluations until changed is notified. It returns ctx's error if ctx
+// ends first.
+func waitUntil(ctx context.Context, mu *sync.Mutex, changed *changeSignal, ok func() bool) error {
 	for {
 		mu.Lock()
-		ok, changed := state()
+		done, next := ok(), changed.next()
 		mu.Unlock()
-		if ok {
+		if done {
 			return nil
 		}
 		select {
-		case <-changed:
+		case <-next:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
