@@ -187,6 +187,7 @@ func (s *Service) update(ctx context.Context, c Credentials, fn func(*Token) err
 func (s *Service) Verify(ctx context.Context, c Credentials, code Code) (Token, error) {
 	wrong := false
 	t, err := s.update(ctx, c, func(t *Token) error {
+		wrong = false // a store may run fn more than once
 		switch {
 		case t.Status == StatusInvalid:
 			return ErrTokenInvalid

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -260,10 +259,20 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 		}
 		return time.Duration(secs) * time.Second
 	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+	for _, layout := range httpDateLayouts {
+		if t, err := time.Parse(layout, v); err == nil {
+			return max(t.Sub(now), 0)
+		}
 	}
 	return 0
+}
+
+// httpDateLayouts are the HTTP-date forms of RFC 9110 §5.6.7 (as
+// net/http's ParseTime reads them; the domain keeps clear of net/http).
+var httpDateLayouts = []string{
+	"Mon, 02 Jan 2006 15:04:05 GMT", // IMF-fixdate
+	time.RFC850,
+	time.ANSIC,
 }
 
 // CredentialError returns a ClassCredential error.
