@@ -27,3 +27,14 @@ const (
 	CodeUnavailable     = "M_UNAVAILABLE"      // a backing store cannot be reached
 	CodeUnknown         = "M_UNKNOWN"          // an internal error
 )
+
+// ErrorCodes returns every error code of the API, the list openapi.yaml
+// documents. A test in this package checks that it names every Code
+// constant.
+func ErrorCodes() []string {
+	return []string{
+		CodeNotFound, CodeInvalidParam, CodeMissingParam, CodeTooLarge, CodeLimitExceeded, CodeForbidden,
+		CodeConcurrentWrite, CodeUnrecognized, CodeUnavailable, CodeUnknown,
+		CodeUnknownToken, CodeWrongCode, CodeConflict,
+	}
+}

@@ -47,7 +47,7 @@ func (c *fakeClock) sleep(ctx context.Context, d time.Duration) error {
 // loopback port, with the given clock, limits and TTL.
 func newGateway(t *testing.T, now func() time.Time, cfg handlers.Config, ttl time.Duration) *httptest.Server {
 	t.Helper()
-	rdv := rendezvous.NewService(memstore.NewRendezvous(now), memstore.NewNotifier(), now, rendezvous.Config{TTL: ttl})
+	rdv := rendezvous.NewService(memstore.NewRendezvous(now), memstore.NewNotifier[rendezvous.ID](), now, rendezvous.Config{TTL: ttl})
 	h := handlers.New(cfg, handlers.Deps{
 		Logger: slog.New(slog.DiscardHandler), Rendezvous: rdv, Registry: prometheus.NewRegistry(),
 		Limiter: ratelimit.NewMemory(now, 100),
@@ -202,7 +202,7 @@ func TestTimeoutsAreBounded(t *testing.T) {
 		}
 	}))
 	t.Cleanup(hang.Close)
-	t.Cleanup(func() { close(stop) }) // runs first: frees the handlers Close waits for
+	t.Cleanup(func() { close(stop) })      // runs first: frees the handlers Close waits for
 	const timeout = 300 * time.Millisecond // ample for a loopback answer, even under -race
 	start := time.Now()
 	rep, err := conformance.Run(t.Context(), conformance.Config{BaseURL: hang.URL, Quick: true, Timeout: timeout})

@@ -95,15 +95,18 @@ type ReadyCheck struct {
 	Check func(ctx context.Context) error
 }
 
-// Deps are the collaborators of the HTTP layer.
+// Deps are the collaborators of the HTTP layer. A service's routes are
+// served only when its collaborator is set: `tryst serve --services`
+// leaves out the others, and their paths answer 404 M_UNRECOGNIZED.
 type Deps struct {
-	Logger     *slog.Logger
+	Logger *slog.Logger
+	// Rendezvous serves the rendezvous mounts.
 	Rendezvous *rendezvous.Service
 	// Tokens serves /v1/tokens.
 	Tokens  *ntf.Service
 	Limiter ratelimit.Limiter
-	// Registry receives the HTTP and rendezvous metrics and is served at
-	// /metrics.
+	// Registry receives the HTTP metrics and is served at /metrics; the
+	// services register their own (RendezvousCollector, PushCollector).
 	Registry *prometheus.Registry
 	Ready    []ReadyCheck
 	// Draining is cancelled when the server starts shutting down: waiting
@@ -126,7 +129,7 @@ func New(cfg Config, deps Deps) http.Handler {
 	if cfg.Mounts == nil {
 		cfg.Mounts, _ = ParseMounts(DefaultMounts)
 	}
-	m := newMetrics(deps.Registry, deps.Rendezvous)
+	m := newMetrics(deps.Registry)
 	r := newRouter(cfg, deps, m)
 
 	var h http.Handler = r

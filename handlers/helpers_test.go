@@ -57,7 +57,7 @@ func newFixtureDraining(t testing.TB, opts options, draining context.Context) *f
 		opts.now = func() time.Time { return start }
 	}
 	store := memstore.NewRendezvous(opts.now)
-	rdv := rendezvous.NewService(store, memstore.NewNotifier(), opts.now, opts.rdv)
+	rdv := rendezvous.NewService(store, memstore.NewNotifier[rendezvous.ID](), opts.now, opts.rdv)
 	h := handlers.New(opts.http, handlers.Deps{
 		Logger: slog.New(slog.DiscardHandler), Rendezvous: rdv, Registry: prometheus.NewRegistry(),
 		Limiter:  ratelimit.NewMemory(opts.now, 100),

@@ -20,7 +20,7 @@ type metrics struct {
 	rateLimited *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, rdv *rendezvous.Service) *metrics {
+func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tryst_http_requests_total", Help: "HTTP requests by route, method and status.",
@@ -33,7 +33,7 @@ func newMetrics(reg prometheus.Registerer, rdv *rendezvous.Service) *metrics {
 			Name: "tryst_rate_limited_total", Help: "Requests refused by the per-client rate limiter, by kind.",
 		}, []string{"kind"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.rateLimited, rendezvousCollector{rdv})
+	reg.MustRegister(m.requests, m.duration, m.rateLimited)
 	return m
 }
 
@@ -42,7 +42,12 @@ func (m *metrics) observeRequest(route, method string, status int, d time.Durati
 	m.duration.WithLabelValues(route).Observe(d.Seconds())
 }
 
-// rendezvousCollector exports rendezvous.Service.Stats at scrape time.
+// RendezvousCollector exports rdv's Stats as Prometheus metrics at scrape
+// time.
+func RendezvousCollector(rdv *rendezvous.Service) prometheus.Collector {
+	return rendezvousCollector{rdv}
+}
+
 type rendezvousCollector struct{ rdv *rendezvous.Service }
 
 var (

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/trystgw/tryst/api"
 )
 
 type ctxKey int
@@ -70,7 +72,7 @@ func withRecover(logger *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-var errPanicked = &statusError{http.StatusInternalServerError, "M_UNKNOWN", "internal error"}
+var errPanicked = &statusError{http.StatusInternalServerError, api.CodeUnknown, "internal error"}
 
 // statusRecorder remembers the status a handler wrote.
 type statusRecorder struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trystgw/tryst/api"
+	"github.com/trystgw/tryst/ntf"
 	"github.com/trystgw/tryst/rendezvous"
 	"github.com/trystgw/tryst/store/memstore"
 )
@@ -43,9 +44,10 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 	store := memstore.NewRendezvous(nil)
 	deps := Deps{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
-		Rendezvous: rendezvous.NewService(store, memstore.NewNotifier(), nil, rendezvous.Config{})}
+		Rendezvous: rendezvous.NewService(store, memstore.NewNotifier[rendezvous.ID](), nil, rendezvous.Config{}),
+		Tokens:     ntf.NewService(nil, nil, nil, slog.New(slog.DiscardHandler), ntf.Config{})}
 	mounts, _ := ParseMounts(DefaultMounts)
-	r := newRouter(Config{Mounts: mounts}, deps, newMetrics(deps.Registry, deps.Rendezvous))
+	r := newRouter(Config{Mounts: mounts}, deps, newMetrics(deps.Registry))
 	var routed []string
 	err := chi.Walk(r, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		// chi's catch-all is one named path parameter in OpenAPI.
@@ -70,9 +72,7 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 	for _, v := range doc.Components.Schemas["Error"].Value.Properties["errcode"].Value.Enum {
 		documented = append(documented, v.(string))
 	}
-	defined := []string{api.CodeNotFound, api.CodeInvalidParam, api.CodeMissingParam, api.CodeTooLarge,
-		api.CodeLimitExceeded, api.CodeForbidden, api.CodeConcurrentWrite, api.CodeUnrecognized,
-		api.CodeUnavailable, api.CodeUnknown, api.CodeUnknownToken, api.CodeWrongCode, api.CodeConflict}
+	defined := api.ErrorCodes()
 	slices.Sort(documented)
 	slices.Sort(defined)
 	if diff := cmp.Diff(defined, documented); diff != "" {

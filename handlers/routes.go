@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/trystgw/tryst/api"
 	"github.com/trystgw/tryst/web"
 )
 
@@ -19,6 +20,22 @@ func newRouter(cfg Config, deps Deps, m *metrics) *chi.Mux {
 	r.Method(http.MethodGet, "/demo", http.RedirectHandler("/demo/", http.StatusMovedPermanently))
 	r.Method(http.MethodGet, "/demo/*", http.StripPrefix("/demo", web.Handler()))
 
+	if deps.Rendezvous != nil {
+		addRendezvousRoutes(r, cfg, deps, m)
+	}
+	if deps.Tokens != nil {
+		addTokenRoutes(r, cfg, deps, m)
+	}
+
+	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, req, deps.Logger, errUnrecognized)
+	})
+	r.MethodNotAllowed(handleMethodNotAllowed(r, deps))
+	return r
+}
+
+// addRendezvousRoutes mounts every configured rendezvous flavour.
+func addRendezvousRoutes(r chi.Router, cfg Config, deps Deps, m *metrics) {
 	for _, mt := range cfg.Mounts {
 		rz := rendezvousHandlers{cfg: cfg, mount: mt, logger: deps.Logger, rdv: deps.Rendezvous,
 			limit: newLimits(cfg, deps, m), draining: deps.Draining}
@@ -39,7 +56,10 @@ func newRouter(cfg Config, deps Deps, m *metrics) *chi.Mux {
 		r.Method(http.MethodPut, item, rz.limit.writes(rz.put()))
 		r.Method(http.MethodDelete, item, rz.limit.writes(rz.delete()))
 	}
+}
 
+// addTokenRoutes serves the push token API.
+func addTokenRoutes(r chi.Router, cfg Config, deps Deps, m *metrics) {
 	tk := tokenHandlers{logger: deps.Logger, tokens: deps.Tokens, limit: newLimits(cfg, deps, m),
 		register: cfg.TokenRegisterRate, verify: cfg.TokenVerifyRate}
 	r.Method(http.MethodPost, "/v1/tokens", tk.create())
@@ -48,12 +68,6 @@ func newRouter(cfg Config, deps Deps, m *metrics) *chi.Mux {
 	r.Method(http.MethodDelete, "/v1/tokens/{id}", tk.delete())
 	r.Method(http.MethodPost, "/v1/tokens/{id}/verify", tk.verifyCode())
 	r.Method(http.MethodPut, "/v1/tokens/{id}/checks", tk.checks())
-
-	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
-		writeError(w, req, deps.Logger, errUnrecognized)
-	})
-	r.MethodNotAllowed(handleMethodNotAllowed(r, deps))
-	return r
 }
 
 // probeMethods are the methods a 405's Allow header may list.
@@ -72,6 +86,6 @@ func handleMethodNotAllowed(r *chi.Mux, deps Deps) http.HandlerFunc {
 		}
 		slices.Sort(allowed)
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		writeError(w, req, deps.Logger, &statusError{http.StatusMethodNotAllowed, "M_UNRECOGNIZED", "method not allowed"})
+		writeError(w, req, deps.Logger, &statusError{http.StatusMethodNotAllowed, api.CodeUnrecognized, "method not allowed"})
 	}
 }

@@ -81,7 +81,7 @@ func newTokenFixture(t testing.TB, cfg handlers.Config) *tokenFixture {
 		Now:           now,
 		AppConfigured: func(_ push.Platform, app ntf.AppID) bool { return app == "com.example.app" || app == "chat" },
 	})
-	rdv := rendezvous.NewService(memstore.NewRendezvous(now), memstore.NewNotifier(), now, rendezvous.Config{})
+	rdv := rendezvous.NewService(memstore.NewRendezvous(now), memstore.NewNotifier[rendezvous.ID](), now, rendezvous.Config{})
 	h := handlers.New(cfg, handlers.Deps{
 		Logger: slog.New(slog.DiscardHandler), Rendezvous: rdv, Tokens: svc, Registry: prometheus.NewRegistry(),
 		Limiter: ratelimit.NewMemory(now, 100),

@@ -16,7 +16,7 @@
 // constant time; an unknown id and a wrong secret fail alike
 // (ErrUnknownToken) after the same work.
 //
-// The package defines the Store it needs (ntftest.TestStore is its
+// The package defines the TokenStore it needs (ntftest.TestTokenStore is its
 // conformance suite) and the Pusher and Sealer it uses. It imports neither
 // net/http nor a storage driver.
 package ntf

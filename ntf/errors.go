@@ -2,14 +2,14 @@ package ntf
 
 import "errors"
 
-// Errors returned by Service and Store methods. Callers test for them with
+// Errors returned by Service and TokenStore methods. Callers test for them with
 // errors.Is.
 var (
-	// ErrNotFound: no token has this id (Store only; the Service answers
+	// ErrTokenNotFound: no token has this id (TokenStore only; the Service answers
 	// ErrUnknownToken so ids cannot be probed).
-	ErrNotFound = errors.New("ntf: token not found")
-	// ErrExists: a token with this id already exists (Store.Create).
-	ErrExists = errors.New("ntf: token already exists")
+	ErrTokenNotFound = errors.New("ntf: token not found")
+	// ErrTokenExists: a token with this id already exists (TokenStore.Create).
+	ErrTokenExists = errors.New("ntf: token already exists")
 	// ErrUnknownToken: the id is unknown or malformed, or the secret is
 	// wrong or missing. The two cases are not told apart.
 	ErrUnknownToken = errors.New("ntf: unknown token or wrong secret")

@@ -163,3 +163,44 @@ func (sealer) Open(s, ad []byte) ([]byte, error) {
 	}
 	return s[len(ad):], nil
 }
+
+// TestDeadTokenFromAnyOwner checks that results reach the token service
+// through a push.Router by owner: an accepted verification push confirms
+// the token, and a dead device token reported by a push of another owner
+// (an outbox, a client queue) makes the token invalid, while that owner
+// still receives its own result.
+func TestDeadTokenFromAnyOwner(t *testing.T) {
+	db, err := sqlstore.Open(t.Context(), sqlstoretest.SQLiteURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := &queuePusher{room: 10}
+	svc := ntf.NewService(db.Tokens(), sealer{}, p, slog.New(slog.DiscardHandler), ntf.Config{})
+	router := push.NewRouter(nil)
+	if err := svc.RouteResults(router); err != nil {
+		t.Fatal(err)
+	}
+	var outboxResults []push.Result
+	if err := router.Handle("ntf.outbox", func(_ context.Context, r push.Result) { outboxResults = append(outboxResults, r) }); err != nil {
+		t.Fatal(err)
+	}
+	dt := push.MustParseDeviceToken(push.APNs, strings.Repeat("0f", 32))
+	tk, _, err := svc.Register(t.Context(), ntf.Registration{Platform: push.APNs, App: "a.b", DeviceToken: dt, DHKey: ntf.PublicKey([32]byte{7})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router.Deliver(push.Result{Notification: p.sent[0]})
+	if got, _ := db.Tokens().Get(t.Context(), tk.ID); got.Status != ntf.StatusConfirmed {
+		t.Fatalf("status after an accepted verification push = %s, want confirmed", got.Status)
+	}
+	n := &push.Notification{Owner: push.Owner{Kind: "ntf.outbox", ID: "row-1"}, Registration: string(tk.ID), Token: dt, App: "a.b"}
+	router.Deliver(push.Result{Notification: n, Class: push.ClassToken, Reason: push.ReasonUnregistered})
+	got, _ := db.Tokens().Get(t.Context(), tk.ID)
+	if got.Status != ntf.StatusInvalid || got.InvalidReason != push.ReasonUnregistered {
+		t.Errorf("after an outbox push found the token dead: %s %q, want invalid unregistered", got.Status, got.InvalidReason)
+	}
+	if len(outboxResults) != 1 || outboxResults[0].Notification != n {
+		t.Errorf("outbox owner received %d results, want its one", len(outboxResults))
+	}
+}

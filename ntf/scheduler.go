@@ -33,14 +33,14 @@ type SchedulerConfig struct {
 // them through an index on NextCheckAt, so a tick costs in proportion to
 // the due tokens, not to all of them) and queues one push per token.
 type Scheduler struct {
-	store  Store
+	store  TokenStore
 	pusher Pusher
 	log    *slog.Logger
 	cfg    SchedulerConfig
 }
 
 // NewScheduler returns a Scheduler over store and pusher.
-func NewScheduler(store Store, pusher Pusher, logger *slog.Logger, cfg SchedulerConfig) *Scheduler {
+func NewScheduler(store TokenStore, pusher Pusher, logger *slog.Logger, cfg SchedulerConfig) *Scheduler {
 	if cfg.Tick <= 0 {
 		cfg.Tick = DefaultCheckTick
 	}
@@ -81,7 +81,7 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 			return sent, fmt.Errorf("claiming due tokens: %w", err)
 		}
 		for i, t := range due {
-			err := s.pusher.Enqueue(ctx, newPush(t, pushCheck, map[string]string{DataCheckMessages: "true"}))
+			err := s.pusher.Enqueue(ctx, NewPush(t, OwnerCheck, map[string]string{DataCheckMessages: "true"}))
 			switch {
 			case errors.Is(err, push.ErrNoRoute):
 				s.log.WarnContext(ctx, "periodic check for an app without credentials", "token_id", t.ID, "app", t.App)
@@ -108,7 +108,7 @@ func (s *Scheduler) giveBack(ctx context.Context, ts []Token, now time.Time, cau
 			}
 			return nil
 		})
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, ErrTokenNotFound) {
 			errs = append(errs, err)
 		}
 	}

@@ -44,7 +44,7 @@ type Config struct {
 // Service registers, verifies and maintains push tokens. It is safe for
 // concurrent use.
 type Service struct {
-	store  Store
+	store  TokenStore
 	sealer Sealer
 	pusher Pusher
 	log    *slog.Logger
@@ -56,7 +56,7 @@ type Service struct {
 
 // NewService returns a Service over store, sealing server keys with
 // sealer and sending verification pushes through pusher.
-func NewService(store Store, sealer Sealer, pusher Pusher, logger *slog.Logger, cfg Config) *Service {
+func NewService(store TokenStore, sealer Sealer, pusher Pusher, logger *slog.Logger, cfg Config) *Service {
 	if cfg.MaxFailedAttempts <= 0 {
 		cfg.MaxFailedAttempts = DefaultMaxFailedAttempts
 	}
@@ -133,7 +133,7 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (Token, error
 	}
 	ok := presented.equal(want) // compared whatever the lookup found
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrTokenNotFound):
 		return Token{}, ErrUnknownToken
 	case err != nil:
 		return Token{}, fmt.Errorf("authenticate: %w", err)
@@ -147,7 +147,7 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (Token, error
 func (s *Service) lookup(ctx context.Context, rawID string) (Token, error) {
 	id, err := ParseTokenID(rawID)
 	if err != nil {
-		return Token{}, ErrNotFound
+		return Token{}, ErrTokenNotFound
 	}
 	return s.store.Get(ctx, id)
 }
@@ -173,7 +173,7 @@ func (s *Service) update(ctx context.Context, c Credentials, fn func(*Token) err
 		t.UpdatedAt = s.cfg.Now()
 		return nil
 	})
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrTokenNotFound) {
 		presented.equal(s.dummyHash)
 		return Token{}, ErrUnknownToken
 	}
@@ -260,7 +260,7 @@ func (s *Service) Delete(ctx context.Context, c Credentials) error {
 		return err
 	}
 	if err := s.store.Delete(ctx, t.ID); err != nil {
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrTokenNotFound) {
 			return ErrUnknownToken
 		}
 		return fmt.Errorf("delete: %w", err)

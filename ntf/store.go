@@ -5,22 +5,22 @@ import (
 	"time"
 )
 
-// Store persists tokens. Implementations are safe for concurrent use, keep
-// times to the millisecond at least, and must pass ntftest.TestStore.
-type Store interface {
-	// Create stores a new token. It returns an error wrapping ErrExists if
+// TokenStore persists tokens. Implementations are safe for concurrent use, keep
+// times to the millisecond at least, and must pass ntftest.TestTokenStore.
+type TokenStore interface {
+	// Create stores a new token. It returns an error wrapping ErrTokenExists if
 	// the id is taken.
 	Create(ctx context.Context, t Token) error
-	// Get returns the token with id, or an error wrapping ErrNotFound.
+	// Get returns the token with id, or an error wrapping ErrTokenNotFound.
 	Get(ctx context.Context, id TokenID) (Token, error)
 	// Update reads the token with id, calls fn on a copy and, if fn
 	// returns nil, stores the copy and returns it, all atomically: no
 	// other Update or ClaimDue of that token interleaves. fn's error is
 	// returned as is (and nothing is stored); a missing token is an
-	// error wrapping ErrNotFound. fn must not change the id and may run
+	// error wrapping ErrTokenNotFound. fn must not change the id and may run
 	// more than once.
 	Update(ctx context.Context, id TokenID, fn func(*Token) error) (Token, error)
-	// Delete removes the token with id; an error wrapping ErrNotFound if
+	// Delete removes the token with id; an error wrapping ErrTokenNotFound if
 	// there is none.
 	Delete(ctx context.Context, id TokenID) error
 	// ClaimDue returns up to limit tokens whose NextCheckAt is set and not

@@ -25,13 +25,6 @@ const (
 	DataCheckMessages = "checkMessages"
 )
 
-// Kinds of push, the prefix of the notification id "<kind>:<token id>"
-// by which results find their token.
-const (
-	pushVerify = "verify"
-	pushCheck  = "check"
-)
-
 // newKeyPair returns a fresh X25519 key pair.
 func newKeyPair() (pub DHKey, priv [32]byte) {
 	p, k, err := box.GenerateKey(rand.Reader)
@@ -50,7 +43,7 @@ func (s *Service) sendVerification(ctx context.Context, t Token, code Code) erro
 	if err != nil {
 		return err
 	}
-	n := newPush(t, pushVerify, data)
+	n := NewPush(t, OwnerVerification, data)
 	if err := s.pusher.Enqueue(ctx, n); err != nil {
 		if errors.Is(err, push.ErrNoRoute) {
 			return fmt.Errorf("verification push: %w", ErrUnknownApp)
@@ -76,10 +69,15 @@ func (s *Service) sealCode(t Token, code Code) (map[string]string, error) {
 	}, nil
 }
 
-// newPush builds a background push of kind to t's device.
-func newPush(t Token, kind string, data map[string]string) *push.Notification {
+// NewPush builds a background push with data to t's device, owned by
+// owner with the token id as the owner's id. Other owners (an outbox, a
+// client queue) build their own notification but set Registration to the
+// token id as this does, so a dead device token is reported to the token.
+func NewPush(t Token, owner push.OwnerKind, data map[string]string) *push.Notification {
 	return &push.Notification{
-		ID: kind + ":" + string(t.ID), Token: t.DeviceToken, App: string(t.App), Environment: t.Environment,
+		ID:    strings.TrimPrefix(string(owner), "ntf.") + ":" + string(t.ID), // for logs: verify:<token id>
+		Owner: push.Owner{Kind: owner, ID: string(t.ID)}, Registration: string(t.ID),
+		Token: t.DeviceToken, App: string(t.App), Environment: t.Environment,
 		Kind: push.Background, Priority: push.PriorityNormal, Data: data,
 	}
 }
@@ -108,14 +106,4 @@ func PublicKey(priv [32]byte) DHKey {
 		panic(err) // only for low-order points, which a base-point product is not
 	}
 	return DHKey(pub)
-}
-
-// parsePushID splits a notification id made by newPush.
-func parsePushID(s string) (kind string, id TokenID, ok bool) {
-	kind, rest, ok := strings.Cut(s, ":")
-	if !ok {
-		return "", "", false
-	}
-	id, err := ParseTokenID(rest)
-	return kind, id, err == nil
 }

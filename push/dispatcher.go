@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DispatcherConfig tunes a Dispatcher. Zero fields take the defaults
@@ -136,10 +134,10 @@ func (r Result) TokenDead() bool { return r.Class == ClassToken }
 // a lazily started worker pool, retries and a circuit breaker per route.
 // See the package documentation.
 type Dispatcher struct {
-	log   *slog.Logger
-	cfg   DispatcherConfig
-	m     *metrics
-	lanes map[Route]*lane // immutable after NewDispatcher
+	log     *slog.Logger
+	cfg     DispatcherConfig
+	lanes   map[Route]*lane     // immutable after NewDispatcher
+	latency map[string]*latency // by provider; immutable after NewDispatcher
 
 	mu       sync.RWMutex // excludes Enqueue from the start of Close
 	closing  atomic.Bool
@@ -161,24 +159,20 @@ type Dispatcher struct {
 
 // NewDispatcher returns a Dispatcher delivering through senders, keyed by
 // route. A route with an empty App serves every app of its platform that
-// has no route of its own (the log sender is installed that way). Metrics
-// are registered on reg if it is not nil. logger may be nil.
-func NewDispatcher(logger *slog.Logger, senders map[Route]Sender, cfg DispatcherConfig, reg prometheus.Registerer) (*Dispatcher, error) {
+// has no route of its own (the log sender is installed that way). Its
+// figures are read with Stats. logger may be nil.
+func NewDispatcher(logger *slog.Logger, senders map[Route]Sender, cfg DispatcherConfig) (*Dispatcher, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if len(senders) == 0 {
 		return nil, errors.New("push: no senders")
 	}
-	m, err := newMetrics(reg)
-	if err != nil {
-		return nil, fmt.Errorf("push: register metrics: %w", err)
-	}
 	d := &Dispatcher{
 		log:       logger,
 		cfg:       cfg.withDefaults(),
-		m:         m,
 		lanes:     make(map[Route]*lane, len(senders)),
+		latency:   map[string]*latency{},
 		drained:   make(chan struct{}),
 		stopping:  make(chan struct{}),
 		closeDone: make(chan struct{}),
@@ -202,9 +196,8 @@ func NewDispatcher(logger *slog.Logger, senders map[Route]Sender, cfg Dispatcher
 		if p, ok := s.(interface{ Provider() string }); ok {
 			provider = p.Provider()
 		}
-		app := r.App
-		if app == "" {
-			app = "*"
+		if d.latency[provider] == nil {
+			d.latency[provider] = &latency{}
 		}
 		l := &lane{
 			d:        d,
@@ -213,7 +206,7 @@ func NewDispatcher(logger *slog.Logger, senders map[Route]Sender, cfg Dispatcher
 			provider: provider,
 			ready:    make(chan *item, d.cfg.QueueSize),
 			delayed:  map[*item]delayedItem{},
-			m:        m.lane(provider, app),
+			m:        newLaneStats(d.latency[provider]),
 		}
 		l.br = newBreaker(d.cfg.BreakerThreshold, d.cfg.BreakerCooldown, d.cfg.BreakerMaxCooldown, l.breakerChanged)
 		d.lanes[r] = l
@@ -279,7 +272,6 @@ func (d *Dispatcher) Enqueue(ctx context.Context, n *Notification) error {
 		return fmt.Errorf("%w: %s (%d unfinished)", ErrQueueFull, l.route, d.cfg.QueueSize)
 	}
 	d.pending.Add(1)
-	l.m.depth.Inc()
 	l.ready <- &item{n: n, enqueued: now} // never blocks: cap(ready) == QueueSize
 	// Start a worker (up to Workers) whenever queued notifications
 	// outnumber idle workers; an idle worker may be about to take another
@@ -390,7 +382,7 @@ type lane struct {
 	sender   Sender
 	provider string
 	br       *breaker
-	m        laneMetrics
+	m        *laneStats
 
 	ready   chan *item
 	pending atomic.Int64
@@ -461,7 +453,7 @@ func (l *lane) process(it *item) {
 	ctx, cancel := context.WithTimeout(d.abortCtx, d.cfg.AttemptTimeout)
 	start := time.Now()
 	id, err := l.sender.Send(ctx, it.n)
-	l.m.latency.Observe(time.Since(start).Seconds())
+	l.m.latency.observe(time.Since(start))
 	cancel()
 	if err == nil {
 		l.br.report(now, outcomeOK)
@@ -510,7 +502,7 @@ func (l *lane) retry(it *item, e *Error) {
 		l.finish(it, "", shutdownError(e))
 		return
 	}
-	l.m.retries.Inc()
+	l.m.retries.Add(1)
 	stop := d.cfg.Clock.AfterFunc(delay, func() { l.fire(it) })
 	l.delayed[it] = delayedItem{due: due, stop: stop}
 	l.mu.Unlock()
@@ -562,7 +554,7 @@ func (l *lane) finish(it *item, id string, e *Error) {
 		Elapsed:      d.cfg.Clock.Now().Sub(it.enqueued),
 	}
 	if e == nil {
-		l.m.sent.Inc()
+		l.m.sent.Add(1)
 	} else {
 		res.Err, res.Class, res.Reason = e, e.Class, e.Reason
 		l.m.failed(e.Reason)
@@ -580,7 +572,6 @@ func (l *lane) finish(it *item, id string, e *Error) {
 		l.callback(cb, res)
 	}
 	l.pending.Add(-1)
-	l.m.depth.Dec()
 	if d.pending.Add(-1) == 0 && d.closing.Load() {
 		d.markDrained()
 	}
@@ -597,10 +588,10 @@ func (l *lane) callback(cb func(Result), res Result) {
 
 func (l *lane) breakerChanged(open bool, cooldown time.Duration) {
 	if open {
-		l.m.circuit.Set(1)
+		l.m.circuit.Store(true)
 		l.d.log.Error("push: credentials rejected, circuit open", "route", l.route.String(), "cooldown", cooldown)
 	} else {
-		l.m.circuit.Set(0)
+		l.m.circuit.Store(false)
 		l.d.log.Info("push: credentials accepted again, circuit closed", "route", l.route.String())
 	}
 }

@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 
+	"github.com/trystgw/tryst/handlers"
 	"github.com/trystgw/tryst/push"
 	"github.com/trystgw/tryst/push/pushtest"
 )
@@ -81,10 +82,11 @@ func newDispatcher(t *testing.T, senders map[push.Route]push.Sender, cfg push.Di
 	c := newCollector()
 	cfg.OnResult = c.add
 	reg := prometheus.NewRegistry()
-	d, err := push.NewDispatcher(slog.New(slog.DiscardHandler), senders, cfg, reg)
+	d, err := push.NewDispatcher(slog.New(slog.DiscardHandler), senders, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg.MustRegister(handlers.PushCollector(d))
 	return d, c, reg
 }
 
@@ -132,16 +134,16 @@ func TestDeliverAndResults(t *testing.T) {
 	if ok != 50 || !deadSeen {
 		t.Fatalf("ok %d dead %v", ok, deadSeen)
 	}
-	if v := metric(t, reg, push.MetricSent, map[string]string{"provider": "rec", "app": "chat"}); v != 50 {
+	if v := metric(t, reg, handlers.MetricPushSent, map[string]string{"provider": "rec", "app": "chat"}); v != 50 {
 		t.Fatalf("sent metric %v", v)
 	}
-	if v := metric(t, reg, push.MetricFailed, map[string]string{"provider": "rec", "app": "chat", "reason": "unregistered"}); v != 1 {
+	if v := metric(t, reg, handlers.MetricPushFailed, map[string]string{"provider": "rec", "app": "chat", "reason": "unregistered"}); v != 1 {
 		t.Fatalf("failed metric %v", v)
 	}
-	if v := metric(t, reg, push.MetricQueueDepth, map[string]string{"provider": "rec", "app": "chat"}); v != 0 {
+	if v := metric(t, reg, handlers.MetricPushQueueDepth, map[string]string{"provider": "rec", "app": "chat"}); v != 0 {
 		t.Fatalf("depth %v", v)
 	}
-	if v := metric(t, reg, push.MetricLatency, map[string]string{"provider": "rec"}); v != 51 {
+	if v := metric(t, reg, handlers.MetricPushLatency, map[string]string{"provider": "rec"}); v != 51 {
 		t.Fatalf("latency count %v", v)
 	}
 }
@@ -260,10 +262,10 @@ func TestQueueFull(t *testing.T) {
 	if !errors.Is(err, push.ErrQueueFull) || time.Since(start) > 100*time.Millisecond {
 		t.Fatalf("overflow: %v after %s", err, time.Since(start))
 	}
-	if v := metric(t, reg, push.MetricRejected, map[string]string{"reason": "queue_full"}); v != 1 {
+	if v := metric(t, reg, handlers.MetricPushRejected, map[string]string{"reason": "queue_full"}); v != 1 {
 		t.Fatalf("rejected metric %v", v)
 	}
-	if v := metric(t, reg, push.MetricQueueDepth, nil); v != 4 {
+	if v := metric(t, reg, handlers.MetricPushQueueDepth, nil); v != 4 {
 		t.Fatalf("depth %v", v)
 	}
 	close(release)
@@ -309,7 +311,7 @@ func TestBackoff(t *testing.T) {
 		if fmt.Sprint(offsets) != fmt.Sprint(want) {
 			t.Fatalf("attempts at %v, want %v", offsets, want)
 		}
-		if v := metric(t, reg, push.MetricRetries, nil); v != 5 {
+		if v := metric(t, reg, handlers.MetricPushRetries, nil); v != 5 {
 			t.Fatalf("retries metric %v", v)
 		}
 		d.Close(context.Background())
@@ -450,7 +452,7 @@ func TestCircuitBreaker(t *testing.T) {
 				t.Fatalf("result %d not short-circuited: %+v", i, r)
 			}
 		}
-		if v := metric(t, reg, push.MetricCircuitOpen, nil); v != 1 {
+		if v := metric(t, reg, handlers.MetricPushCircuitOpen, nil); v != 1 {
 			t.Fatalf("circuit gauge %v", v)
 		}
 		err := d.Enqueue(context.Background(), apnsNote("refused"))
@@ -479,7 +481,7 @@ func TestCircuitBreaker(t *testing.T) {
 		if r := c.all()[len(c.all())-1]; !r.OK() {
 			t.Fatalf("probe2: %+v", r)
 		}
-		if v := metric(t, reg, push.MetricCircuitOpen, nil); v != 0 {
+		if v := metric(t, reg, handlers.MetricPushCircuitOpen, nil); v != 0 {
 			t.Fatalf("circuit gauge %v", v)
 		}
 		d.Close(context.Background())
@@ -647,7 +649,7 @@ func TestCallbackPanicContained(t *testing.T) {
 	var n atomic.Int32
 	d, err := push.NewDispatcher(nil, map[push.Route]push.Sender{{Platform: push.APNs, App: "chat"}: rec}, push.DispatcherConfig{
 		OnResult: func(push.Result) { n.Add(1); panic("boom") },
-	}, nil)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -660,20 +662,23 @@ func TestCallbackPanicContained(t *testing.T) {
 }
 
 func TestNewDispatcherErrors(t *testing.T) {
-	if _, err := push.NewDispatcher(nil, nil, push.DispatcherConfig{}, nil); err == nil {
+	if _, err := push.NewDispatcher(nil, nil, push.DispatcherConfig{}); err == nil {
 		t.Fatal("no senders accepted")
 	}
-	if _, err := push.NewDispatcher(nil, map[push.Route]push.Sender{{App: "x"}: pushtest.NewRecorder("")}, push.DispatcherConfig{}, nil); err == nil {
+	if _, err := push.NewDispatcher(nil, map[push.Route]push.Sender{{App: "x"}: pushtest.NewRecorder("")}, push.DispatcherConfig{}); err == nil {
 		t.Fatal("invalid platform accepted")
 	}
 	reg := prometheus.NewRegistry()
 	senders := map[push.Route]push.Sender{{Platform: push.APNs}: pushtest.NewRecorder("")}
-	d, err := push.NewDispatcher(nil, senders, push.DispatcherConfig{}, reg)
+	d, err := push.NewDispatcher(nil, senders, push.DispatcherConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close(context.Background())
-	if _, err := push.NewDispatcher(nil, senders, push.DispatcherConfig{}, reg); err == nil {
+	if err := reg.Register(handlers.PushCollector(d)); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(handlers.PushCollector(d)); err == nil {
 		t.Fatal("double registration accepted")
 	}
 }
@@ -689,7 +694,7 @@ func TestLogSender(t *testing.T) {
 			t.Fatalf("%+v", r)
 		}
 	}
-	if v := metric(t, reg, push.MetricSent, map[string]string{"provider": "log", "app": "*"}); v != 2 {
+	if v := metric(t, reg, handlers.MetricPushSent, map[string]string{"provider": "log", "app": "*"}); v != 2 {
 		t.Fatalf("sent{log} %v", v)
 	}
 }

@@ -274,9 +274,17 @@ type AlertContent struct {
 // A Notification must not be modified after it was handed to Enqueue or
 // Send; the dispatcher hands the same pointer back in its Result.
 type Notification struct {
-	// ID is an optional caller-chosen identifier, echoed in results and
-	// logs (for example the outbox row id). It is not sent.
+	// ID is an optional caller-chosen identifier for logs. It is not sent,
+	// and results do not find their owner by it: see Owner.
 	ID string
+	// Owner is who sent the notification and gets its Result back through
+	// a Router.
+	Owner Owner
+	// Registration is the id of the registration the device token came
+	// from (an ntf token id), whatever Owner sent the notification: a
+	// result declaring the token dead reaches the Router's dead-token
+	// handler with it. Empty when the token belongs to no registration.
+	Registration string
 
 	// Token is the device to deliver to; its platform selects the
 	// provider.

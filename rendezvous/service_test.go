@@ -13,7 +13,7 @@ import (
 )
 
 func newService(cfg rendezvous.Config) *rendezvous.Service {
-	return rendezvous.NewService(memstore.NewRendezvous(time.Now), memstore.NewNotifier(), time.Now, cfg)
+	return rendezvous.NewService(memstore.NewRendezvous(time.Now), memstore.NewNotifier[rendezvous.ID](), time.Now, cfg)
 }
 
 func TestServiceLifecycle(t *testing.T) {

@@ -32,7 +32,10 @@ const (
 	readTimeout            = 30 * time.Second  // bodies are at most a few KiB
 	idleTimeout            = 120 * time.Second // keep-alive connections between requests
 	writeTimeoutMargin     = 10 * time.Second  // beyond the longest long-poll
-	maxHeaderBytes         = 16 << 10          // ample for any client we serve
+	// minWriteTimeout bounds writing the answer to any request that does
+	// not wait: bodies are at most a few KiB.
+	minWriteTimeout = 30 * time.Second
+	maxHeaderBytes  = 16 << 10 // ample for any client we serve
 	// defaultDataDir holds the SQLite database and the generated master
 	// key when nothing else is configured: zero set-up on one machine.
 	defaultDataDir = "data"
@@ -47,6 +50,8 @@ const (
 
 // serveConfig is the effective configuration of `tryst serve`.
 type serveConfig struct {
+	// services are the names of the services to run, in start order.
+	services        []string
 	addr            string
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
@@ -72,6 +77,7 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 	var c serveConfig
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	services := fs.String("services", "all", "comma-separated services to run: all, or some of "+strings.Join(serviceNames(), ", "))
 	fs.StringVar(&c.addr, "addr", defaultAddr, "listen address (host:port)")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "grace period for in-flight requests on shutdown")
@@ -99,13 +105,17 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 	fs.IntVar(&c.http.TokenRegisterRate.Burst, "token-register-burst", defaultTokenRegisterBurst, "burst of push token registrations per client IP")
 	fs.Float64Var(&c.http.TokenVerifyRate.Rate, "token-verify-rate", defaultTokenVerifyRate, "push token verification attempts per second per client IP (0: unlimited)")
 	fs.IntVar(&c.http.TokenVerifyRate.Burst, "token-verify-burst", defaultTokenVerifyBurst, "burst of push token verification attempts per client IP")
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if err := applyEnv(fs, getenv); err != nil {
+	if err = applyEnv(fs, getenv); err != nil {
+		return c, err
+	}
+	if c.services, err = parseServices(*services); err != nil {
 		return c, err
 	}
 	return c, c.finish(*origins, *proxies, *mounts, *whenFull)
@@ -204,7 +214,7 @@ func splitList(s string) []string {
 // Store URLs may hold passwords, so only their scheme is shown.
 func (c serveConfig) logAttrs() []any {
 	return []any{
-		"addr", c.addr, "public_url", c.http.PublicURL, "rendezvous_store", redactURL(c.rendezvousStore),
+		"services", c.services, "addr", c.addr, "public_url", c.http.PublicURL, "rendezvous_store", redactURL(c.rendezvousStore),
 		"ttl", c.rendezvous.TTL, "sliding_ttl", c.rendezvous.SlidingTTL, "max_bytes", c.rendezvous.MaxBytes,
 		"max_sessions", c.rendezvous.MaxSessions, "evict_oldest", c.rendezvous.EvictOldest,
 		"max_wait", c.rendezvous.MaxWait, "create_rate", c.http.CreateRate, "write_rate", c.http.WriteRate,

@@ -2,26 +2,20 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/trystgw/tryst/ratelimit"
 	"github.com/trystgw/tryst/rendezvous"
 	"github.com/trystgw/tryst/store/memstore"
 	"github.com/trystgw/tryst/store/redisstore"
 )
 
-// rendezvousBackend is where rendezvous sessions, long-poll wake-ups and
-// the rate limiter's buckets live.
+// rendezvousBackend is where rendezvous sessions and long-poll wake-ups
+// live.
 type rendezvousBackend struct {
 	store    rendezvous.Store
 	notifier rendezvous.Notifier
-	limiter  ratelimit.Limiter
 	close    func() error
 }
 
@@ -30,44 +24,53 @@ type rendezvousBackend struct {
 // recovers when Redis comes up).
 const redisStartTimeout = 2 * time.Second
 
-// openRendezvousBackend opens the backend named by url: "memory" (the
-// default, one instance) or a redis:// or rediss:// URL (shared by several
-// instances; see package redisstore for what is shared).
-func openRendezvousBackend(ctx context.Context, url string, now func() time.Time, logger *slog.Logger) (rendezvousBackend, error) {
-	switch {
-	case url == "" || url == "memory":
-		return rendezvousBackend{
-			store:    memstore.NewRendezvous(now),
-			notifier: memstore.NewNotifier(),
-			limiter:  ratelimit.NewMemory(now, ratelimit.DefaultMaxKeys),
-			close:    func() error { return nil },
-		}, nil
-	case strings.HasPrefix(url, "redis://") || strings.HasPrefix(url, "rediss://"):
-		return openRedisBackend(ctx, url, now, logger)
-	}
-	return rendezvousBackend{}, fmt.Errorf("rendezvous store %q: want memory or redis://", redactURL(url))
+// isRedisURL reports whether url names a Redis server.
+func isRedisURL(url string) bool {
+	return strings.HasPrefix(url, "redis://") || strings.HasPrefix(url, "rediss://")
 }
 
-// openRedisBackend connects the store, notifier and limiter to the Redis
-// at url. close stops the notifier, then closes the client.
-func openRedisBackend(ctx context.Context, url string, now func() time.Time, logger *slog.Logger) (rendezvousBackend, error) {
-	opts, cfg, err := redisstore.ParseURL(url)
-	if err != nil {
-		return rendezvousBackend{}, fmt.Errorf("rendezvous store: %w", err)
+// checkRendezvousStore validates --rendezvous-store: "memory" (the
+// default, one instance) or a redis:// or rediss:// URL (shared by
+// several instances; see package redisstore for what is shared).
+func checkRendezvousStore(url string) error {
+	switch {
+	case url == "" || url == "memory":
+		return nil
+	case isRedisURL(url):
+		if _, _, err := redisstore.ParseURL(url); err != nil {
+			return fmt.Errorf("rendezvous store: %w", err)
+		}
+		return nil
 	}
-	client := redis.NewClient(opts)
+	return fmt.Errorf("rendezvous store %q: want memory or redis://", redactURL(url))
+}
+
+// openRendezvousBackend opens the backend named by --rendezvous-store.
+func openRendezvousBackend(ctx context.Context, env *serveEnv) (rendezvousBackend, error) {
+	if !env.sharedRedis() {
+		return rendezvousBackend{
+			store:    memstore.NewRendezvous(env.now),
+			notifier: memstore.NewNotifier[rendezvous.ID](),
+			close:    func() error { return nil },
+		}, nil
+	}
+	return openRedisBackend(ctx, env)
+}
+
+// openRedisBackend connects the store and notifier to the shared Redis
+// client. close stops the notifier; the client closes with serveEnv.
+func openRedisBackend(ctx context.Context, env *serveEnv) (rendezvousBackend, error) {
+	client, cfg, err := env.redisClient()
+	if err != nil {
+		return rendezvousBackend{}, err
+	}
 	startCtx, cancel := context.WithTimeout(ctx, redisStartTimeout)
 	defer cancel()
-	store := redisstore.NewRendezvous(client, now, cfg)
+	store := redisstore.NewRendezvous(client, env.now, cfg)
 	if err := store.Ping(startCtx); err != nil {
-		logger.Warn("rendezvous store unreachable; serving 503 until it answers", "err", err)
+		env.logger.Warn("rendezvous store unreachable; serving 503 until it answers", "err", err)
 	}
-	notifier := redisstore.NewNotifier(startCtx, client, logger, cfg)
-	logger.Info("rendezvous store", "kind", "redis", "addr", opts.Addr, "db", opts.DB, "prefix", cfg.Prefix)
-	return rendezvousBackend{
-		store:    store,
-		notifier: notifier,
-		limiter:  redisstore.NewLimiter(client, now, cfg),
-		close:    func() error { return errors.Join(notifier.Close(), client.Close()) },
-	}, nil
+	notifier := redisstore.NewNotifier[rendezvous.ID](startCtx, client, env.logger, cfg, redisstore.TopicRendezvous)
+	env.logger.Info("rendezvous store", "kind", "redis", "prefix", cfg.Prefix)
+	return rendezvousBackend{store: store, notifier: notifier, close: notifier.Close}, nil
 }

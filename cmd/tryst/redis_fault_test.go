@@ -92,7 +92,7 @@ func waitForSubscribers(t *testing.T, url string, n int64) {
 	}
 	c := redis.NewClient(opts)
 	defer c.Close()
-	channel := cfg.Prefix + "wake"
+	channel := cfg.Prefix + "wake:" + redisstore.TopicRendezvous
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if subs, err := c.PubSubNumSub(t.Context(), channel).Result(); err == nil && subs[channel] == n {
 			return

@@ -10,26 +10,18 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/trystgw/tryst/handlers"
-	"github.com/trystgw/tryst/masterkey"
-	"github.com/trystgw/tryst/ntf"
-	"github.com/trystgw/tryst/push"
-	"github.com/trystgw/tryst/push/pushsetup"
-	"github.com/trystgw/tryst/rendezvous"
-	"github.com/trystgw/tryst/store/sqlstore"
 )
 
 // runServe runs the gateway until ctx ends or SIGINT/SIGTERM arrives, then
 // shuts down gracefully: long-polls answer at once, other in-flight
-// requests get the shutdown timeout to finish, then stores close.
+// requests get the shutdown timeout to finish, then the services stop in
+// reverse order and the shared stores close.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -40,147 +32,172 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel}))
 	logger.Info("starting", cfg.logAttrs()...)
+	return serve(ctx, cfg, logger, selectServices(cfg.services))
+}
 
-	backend, err := openRendezvousBackend(ctx, cfg.rendezvousStore, time.Now, logger)
-	if err != nil {
+// runningService is a started service and its background loops.
+type runningService struct {
+	svc   service
+	loops *loopGroup
+}
+
+// serve checks every service, listens, starts the services, and serves
+// HTTP until ctx ends or a background loop fails; then it shuts down. It
+// returns the failed loop's error, if one failed.
+func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, services []service) (err error) {
+	env := newServeEnv(cfg, logger, newRegistry())
+	defer func() { err = errors.Join(err, closeEnv(ctx, cfg, env)) }()
+	if err := checkServices(ctx, env, services); err != nil {
 		return err
 	}
-	defer backend.close()
-	rdv := rendezvous.NewService(backend.store, backend.notifier, time.Now, cfg.rendezvous)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	db, err := sqlstore.Open(ctx, cfg.databaseURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	logger.Info("database", "kind", db.Kind(), "url", databaseForLog(cfg.databaseURL))
-	notif, err := startNotifications(ctx, cfg, logger, reg, db)
-	if err != nil {
-		return err
-	}
-	defer func() { // on an early return; the normal path has done this already
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
-		defer cancel()
-		notif.stop(ctx)
-	}()
-	draining, startDraining := context.WithCancel(context.WithoutCancel(ctx))
-	defer startDraining()
-	srv := &http.Server{
-		Handler: handlers.New(cfg.http, handlers.Deps{
-			Logger: logger, Rendezvous: rdv, Tokens: notif.tokens, Limiter: backend.limiter, Registry: reg, Draining: draining,
-			Ready: []handlers.ReadyCheck{{Name: "rendezvous_store", Check: rdv.Ping}, {Name: "database", Check: db.Ping}},
-		}),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      rdv.Config().MaxWait + writeTimeoutMargin,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	// Listening before anything is opened or created makes a busy port
+	// fail start-up with nothing written.
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
-	logger.Info("listening", "addr", ln.Addr().String())
+	defer ln.Close() // Serve closes it too; this is for a failed start
+	sup := newSupervisor(context.WithoutCancel(ctx))
+	running, err := startServices(ctx, env, sup, services)
+	if err == nil {
+		err = serveHTTP(ctx, cfg, env, sup, running, ln)
+	}
+	grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
+	defer cancel()
+	err = errors.Join(err, stopServices(grace, running))
+	if err := waitLoops(grace, sup); err != nil {
+		logger.Warn("background loops did not stop", "err", err)
+	}
+	if err == nil {
+		logger.Info("stopped")
+	}
+	return err
+}
 
+// newRegistry returns the metrics registry with the Go runtime's and the
+// process's metrics.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// checkServices runs every service's Check and reports all problems.
+func checkServices(ctx context.Context, env *serveEnv, services []service) error {
+	var errs []error
+	for _, s := range services {
+		if err := s.Check(ctx, env); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// startServices starts services in order and registers their metrics.
+// On error it returns the ones started so far, for stopServices.
+func startServices(ctx context.Context, env *serveEnv, sup *supervisor, services []service) ([]runningService, error) {
+	var running []runningService
+	for _, s := range services {
+		loops := sup.Group(s.Name())
+		if err := s.Start(ctx, env, loops); err != nil {
+			return running, errors.Join(fmt.Errorf("%s: %w", s.Name(), err), loops.Stop(ctx))
+		}
+		running = append(running, runningService{svc: s, loops: loops})
+		for _, c := range s.Collectors() {
+			if err := env.reg.Register(c); err != nil {
+				return running, fmt.Errorf("%s: metrics: %w", s.Name(), err)
+			}
+		}
+		env.logger.Info("service started", "service", s.Name())
+	}
+	return running, nil
+}
+
+// stopServices stops the running services in reverse order, each after
+// its loops returned, within ctx.
+func stopServices(ctx context.Context, running []runningService) error {
+	var errs []error
+	for i := len(running) - 1; i >= 0; i-- {
+		r := running[i]
+		if err := errors.Join(r.loops.Stop(ctx), r.svc.Stop(ctx)); err != nil {
+			errs = append(errs, fmt.Errorf("stopping %s: %w", r.svc.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// waitLoops waits for every background loop to return, or for ctx.
+func waitLoops(ctx context.Context, sup *supervisor) error {
+	done := make(chan struct{})
+	go func() { sup.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// closeEnv closes the shared resources within a fresh shutdown grace.
+func closeEnv(ctx context.Context, cfg serveConfig, env *serveEnv) error {
+	grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
+	defer cancel()
+	return env.close(grace)
+}
+
+// serveHTTP serves on ln until ctx ends (nil), a background loop fails
+// (its error) or the server fails; then it shuts the server down
+// gracefully.
+func serveHTTP(ctx context.Context, cfg serveConfig, env *serveEnv, sup *supervisor, running []runningService, ln net.Listener) error {
+	draining, startDraining := context.WithCancel(context.WithoutCancel(ctx))
+	defer startDraining()
+	srv := newHTTPServer(cfg, env, running, draining)
+	env.logger.Info("listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var failure error
 	select {
 	case err := <-errc:
 		return err
+	case <-sup.Failed():
+		failure = sup.Err()
+		env.logger.Error("background loop failed, shutting down", "err", failure)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down", "grace", cfg.shutdownTimeout)
+	env.logger.Info("shutting down", "grace", cfg.shutdownTimeout)
 	startDraining()
 	// ctx is already cancelled; give in-flight requests a real grace period.
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
+	grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
 	defer cancel()
-	// Reverse order of creation: HTTP server, then the check scheduler,
-	// then the push dispatcher (drained, its results recorded in the
-	// database), then, deferred, the stores.
-	shutdownErr := srv.Shutdown(shutdownCtx)
+	shutdownErr := srv.Shutdown(grace)
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	if err := notif.stop(shutdownCtx); err != nil {
-		logger.Warn("push dispatcher did not drain", "err", err)
+		return errors.Join(failure, err)
 	}
 	if shutdownErr != nil {
-		return fmt.Errorf("shutdown: %w", shutdownErr)
+		return errors.Join(failure, fmt.Errorf("shutdown: %w", shutdownErr))
 	}
-	logger.Info("stopped")
-	return nil
+	return failure
 }
 
-// notifications are the push tokens and the push delivery behind them.
-type notifications struct {
-	tokens *ntf.Service
-	// stop ends the periodic checks, then drains the dispatcher within
-	// ctx's deadline. It may be called more than once.
-	stop func(ctx context.Context) error
-}
-
-// startNotifications wires the token service to the push dispatcher built
-// from --push-config (the log sender without one) and starts the periodic
-// check scheduler.
-func startNotifications(ctx context.Context, cfg serveConfig, logger *slog.Logger, reg prometheus.Registerer, db *sqlstore.DB) (*notifications, error) {
-	key, err := loadMasterKey(cfg, logger)
-	if err != nil {
-		return nil, err
+// newHTTPServer builds the server of the running services' handlers.
+// Its write timeout outlasts the longest wait of any service.
+func newHTTPServer(cfg serveConfig, env *serveEnv, running []runningService, draining context.Context) *http.Server {
+	deps := handlers.Deps{Logger: env.logger, Registry: env.reg, Draining: draining}
+	writeTimeout := minWriteTimeout
+	for _, r := range running {
+		r.svc.Handlers(&deps)
+		deps.Ready = append(deps.Ready, r.svc.Ready()...)
+		if lp, ok := r.svc.(longPoller); ok {
+			writeTimeout = max(writeTimeout, lp.LongestWait()+writeTimeoutMargin)
+		}
 	}
-	var tokens *ntf.Service // set below, before any push can finish
-	resultCtx := context.WithoutCancel(ctx)
-	dispatcher, err := pushsetup.FromFile(ctx, logger, cfg.pushConfig, push.DispatcherConfig{
-		OnResult: func(r push.Result) { tokens.HandlePushResult(resultCtx, r) },
-	}, reg)
-	if err != nil {
-		return nil, err
-	}
-	tokens = ntf.NewService(db.Tokens(), key, dispatcher, logger, ntf.Config{AppConfigured: routed(dispatcher.Routes())})
-	checks := ntf.NewScheduler(db.Tokens(), dispatcher, logger, ntf.SchedulerConfig{Tick: cfg.checkTick})
-	checksCtx, stopChecks := context.WithCancel(context.WithoutCancel(ctx))
-	var background sync.WaitGroup
-	background.Go(func() { checks.Run(checksCtx) })
-	return &notifications{tokens: tokens, stop: func(ctx context.Context) error {
-		stopChecks()
-		background.Wait()
-		return dispatcher.Close(ctx)
-	}}, nil
-}
-
-// loadMasterKey loads the master key file, generating it on first start
-// when it is the default one in the data directory.
-func loadMasterKey(cfg serveConfig, logger *slog.Logger) (*masterkey.Key, error) {
-	if cfg.masterKeyFile != "" {
-		return masterkey.Load(cfg.masterKeyFile)
-	}
-	path := filepath.Join(cfg.dataDir, defaultMasterKeyFile)
-	key, created, err := masterkey.LoadOrCreate(path)
-	if err != nil {
-		return nil, err
-	}
-	if created {
-		logger.Warn("master key generated: back it up, secrets at rest cannot be read without it", "path", path)
-	} else {
-		logger.Info("master key loaded", "path", path)
-	}
-	return key, nil
-}
-
-// defaultMasterKeyFile is the master key's name in the data directory.
-const defaultMasterKeyFile = "master.key"
-
-// routed reports whether routes deliver for a platform and app: a route
-// of its own, or the platform's wildcard.
-func routed(routes []push.Route) func(push.Platform, ntf.AppID) bool {
-	set := make(map[push.Route]bool, len(routes))
-	for _, r := range routes {
-		set[r] = true
-	}
-	return func(p push.Platform, app ntf.AppID) bool {
-		return set[push.Route{Platform: p, App: string(app)}] || set[push.Route{Platform: p}]
+	return &http.Server{
+		Handler:           handlers.New(cfg.http, deps),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(env.logger.Handler(), slog.LevelWarn),
 	}
 }

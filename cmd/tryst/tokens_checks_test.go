@@ -39,16 +39,17 @@ func newCheckGateway(t *testing.T, fakes *pushFakes) *checkGateway {
 	t.Cleanup(func() { db.Close() })
 	logger := slog.New(slog.DiscardHandler)
 	clock := pushtest.NewManualClock(time.Now())
-	var tokens *ntf.Service
-	d, err := pushsetup.FromFile(t.Context(), logger, fakes.config, push.DispatcherConfig{
-		OnResult: func(r push.Result) { tokens.HandlePushResult(context.Background(), r) },
-	}, prometheus.NewRegistry())
+	router := push.NewRouter(logger)
+	d, err := pushsetup.FromFile(t.Context(), logger, fakes.config, push.DispatcherConfig{OnResult: router.Deliver})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close(context.Background()) })
-	tokens = ntf.NewService(db.Tokens(), masterkey.Generate(), d, logger, ntf.Config{Now: clock.Now})
-	rdv := rendezvous.NewService(memstore.NewRendezvous(time.Now), memstore.NewNotifier(), time.Now, rendezvous.Config{})
+	tokens := ntf.NewService(db.Tokens(), masterkey.Generate(), d, logger, ntf.Config{Now: clock.Now})
+	if err := tokens.RouteResults(router); err != nil {
+		t.Fatal(err)
+	}
+	rdv := rendezvous.NewService(memstore.NewRendezvous(time.Now), memstore.NewNotifier[rendezvous.ID](), time.Now, rendezvous.Config{})
 	srv := httptest.NewServer(handlers.New(handlers.Config{}, handlers.Deps{
 		Logger: logger, Rendezvous: rdv, Tokens: tokens, Registry: prometheus.NewRegistry(),
 	}))

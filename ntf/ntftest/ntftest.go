@@ -1,4 +1,4 @@
-// Package ntftest is the conformance suite for ntf.Store implementations,
+// Package ntftest is the conformance suite for ntf.TokenStore implementations,
 // with helpers to build tokens for tests.
 package ntftest
 
@@ -48,9 +48,9 @@ func Equal(want, got ntf.Token) string {
 	return ""
 }
 
-// TestStore checks that an ntf.Store behaves as the interface documents.
+// TestTokenStore checks that an ntf.TokenStore behaves as the interface documents.
 // newStore must return an empty store.
-func TestStore(t *testing.T, newStore func(t *testing.T) ntf.Store) {
+func TestTokenStore(t *testing.T, newStore func(t *testing.T) ntf.TokenStore) {
 	t.Run("CreateGet", func(t *testing.T) { testCreateGet(t, newStore(t)) })
 	t.Run("CreateDuplicate", func(t *testing.T) { testCreateDuplicate(t, newStore(t)) })
 	t.Run("Missing", func(t *testing.T) { testMissing(t, newStore(t)) })
@@ -62,14 +62,14 @@ func TestStore(t *testing.T, newStore func(t *testing.T) ntf.Store) {
 	t.Run("ClaimDueConcurrent", func(t *testing.T) { testClaimDueConcurrent(t, newStore(t)) })
 }
 
-func create(t *testing.T, s ntf.Store, tk ntf.Token) {
+func create(t *testing.T, s ntf.TokenStore, tk ntf.Token) {
 	t.Helper()
 	if err := s.Create(t.Context(), tk); err != nil {
 		t.Fatalf("Create(%s) = %v", tk.ID, err)
 	}
 }
 
-func testCreateGet(t *testing.T, s ntf.Store) {
+func testCreateGet(t *testing.T, s ntf.TokenStore) {
 	for i, tk := range []ntf.Token{NewToken(1), fcmToken(2), activeWithChecks(3)} {
 		create(t, s, tk)
 		got, err := s.Get(t.Context(), tk.ID)
@@ -97,12 +97,12 @@ func activeWithChecks(seed int) ntf.Token {
 	return tk
 }
 
-func testCreateDuplicate(t *testing.T, s ntf.Store) {
+func testCreateDuplicate(t *testing.T, s ntf.TokenStore) {
 	tk := NewToken(1)
 	create(t, s, tk)
 	other := NewToken(2)
 	other.ID = tk.ID
-	if err := s.Create(t.Context(), other); !errors.Is(err, ntf.ErrExists) {
+	if err := s.Create(t.Context(), other); !errors.Is(err, ntf.ErrTokenExists) {
 		t.Errorf("Create(duplicate id) = %v, want ErrExists", err)
 	}
 	if got, _ := s.Get(t.Context(), tk.ID); Equal(tk, got) != "" {
@@ -110,20 +110,20 @@ func testCreateDuplicate(t *testing.T, s ntf.Store) {
 	}
 }
 
-func testMissing(t *testing.T, s ntf.Store) {
+func testMissing(t *testing.T, s ntf.TokenStore) {
 	id := ntf.NewTokenID()
-	if _, err := s.Get(t.Context(), id); !errors.Is(err, ntf.ErrNotFound) {
+	if _, err := s.Get(t.Context(), id); !errors.Is(err, ntf.ErrTokenNotFound) {
 		t.Errorf("Get(missing) = %v, want ErrNotFound", err)
 	}
-	if _, err := s.Update(t.Context(), id, func(*ntf.Token) error { return nil }); !errors.Is(err, ntf.ErrNotFound) {
+	if _, err := s.Update(t.Context(), id, func(*ntf.Token) error { return nil }); !errors.Is(err, ntf.ErrTokenNotFound) {
 		t.Errorf("Update(missing) = %v, want ErrNotFound", err)
 	}
-	if err := s.Delete(t.Context(), id); !errors.Is(err, ntf.ErrNotFound) {
+	if err := s.Delete(t.Context(), id); !errors.Is(err, ntf.ErrTokenNotFound) {
 		t.Errorf("Delete(missing) = %v, want ErrNotFound", err)
 	}
 }
 
-func testUpdate(t *testing.T, s ntf.Store) {
+func testUpdate(t *testing.T, s ntf.TokenStore) {
 	tk := NewToken(1)
 	create(t, s, tk)
 	want := activeWithChecks(9)
@@ -155,7 +155,7 @@ func testUpdate(t *testing.T, s ntf.Store) {
 	}
 }
 
-func testUpdateAborted(t *testing.T, s ntf.Store) {
+func testUpdateAborted(t *testing.T, s ntf.TokenStore) {
 	tk := NewToken(1)
 	create(t, s, tk)
 	stop := errors.New("stop")
@@ -171,7 +171,7 @@ func testUpdateAborted(t *testing.T, s ntf.Store) {
 	}
 }
 
-func testUpdateConcurrent(t *testing.T, s ntf.Store) {
+func testUpdateConcurrent(t *testing.T, s ntf.TokenStore) {
 	tk := NewToken(1)
 	create(t, s, tk)
 	const n = 16
@@ -193,14 +193,14 @@ func testUpdateConcurrent(t *testing.T, s ntf.Store) {
 	}
 }
 
-func testDelete(t *testing.T, s ntf.Store) {
+func testDelete(t *testing.T, s ntf.TokenStore) {
 	a, b := NewToken(1), NewToken(2)
 	create(t, s, a)
 	create(t, s, b)
 	if err := s.Delete(t.Context(), a.ID); err != nil {
 		t.Fatalf("Delete = %v", err)
 	}
-	if _, err := s.Get(t.Context(), a.ID); !errors.Is(err, ntf.ErrNotFound) {
+	if _, err := s.Get(t.Context(), a.ID); !errors.Is(err, ntf.ErrTokenNotFound) {
 		t.Errorf("Get(deleted) = %v, want ErrNotFound", err)
 	}
 	if _, err := s.Get(t.Context(), b.ID); err != nil {
@@ -208,7 +208,7 @@ func testDelete(t *testing.T, s ntf.Store) {
 	}
 }
 
-func testClaimDue(t *testing.T, s ntf.Store) {
+func testClaimDue(t *testing.T, s ntf.TokenStore) {
 	now := epoch.Add(time.Hour)
 	var due []ntf.Token
 	for i := range 5 {
@@ -247,7 +247,7 @@ func testClaimDue(t *testing.T, s ntf.Store) {
 	}
 }
 
-func testClaimDueConcurrent(t *testing.T, s ntf.Store) {
+func testClaimDueConcurrent(t *testing.T, s ntf.TokenStore) {
 	now := epoch.Add(time.Hour)
 	const n = 60
 	for i := range n {

@@ -49,7 +49,7 @@ func BenchmarkDispatcherAPNs(b *testing.B) {
 						close(finished)
 					}
 				},
-			}, nil)
+			})
 			if err != nil {
 				b.Fatal(err)
 			}

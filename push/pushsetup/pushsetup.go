@@ -1,9 +1,10 @@
 // Package pushsetup builds the push senders and dispatcher from a
 // push.Config, for the gateway's start-up:
 //
+//	router := push.NewRouter(logger)
 //	d, err := pushsetup.FromFile(ctx, logger, *pushConfigPath, push.DispatcherConfig{
-//		OnResult: tokens.HandlePushResult,
-//	}, registry)
+//		OnResult: router.Deliver,
+//	})
 //	if err != nil {
 //		return err // names the app and the bad or missing credential
 //	}
@@ -24,8 +25,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/trystgw/tryst/push"
 	"github.com/trystgw/tryst/push/apns"
 	"github.com/trystgw/tryst/push/fcm"
@@ -33,7 +32,38 @@ import (
 
 // FromFile loads the configuration at path (none if path is "") and
 // calls New.
-func FromFile(ctx context.Context, logger *slog.Logger, path string, dc push.DispatcherConfig, reg prometheus.Registerer) (*push.Dispatcher, error) {
+func FromFile(ctx context.Context, logger *slog.Logger, path string, dc push.DispatcherConfig) (*push.Dispatcher, error) {
+	p, err := Prepare(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return p.Dispatcher(logger, dc)
+}
+
+// New builds one sender per configured app and a dispatcher over them.
+// The file's dispatcher settings fill the zero fields of dc. Every app's
+// credentials are loaded and checked now; all problems are reported
+// together. cfg may be nil.
+func New(ctx context.Context, logger *slog.Logger, cfg *push.Config, dc push.DispatcherConfig) (*push.Dispatcher, error) {
+	p, err := prepare(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return p.Dispatcher(logger, dc)
+}
+
+// Prepared is a push configuration whose every app's credentials were
+// loaded and checked, and whose senders are built but have sent nothing:
+// what start-up validates before it creates anything.
+type Prepared struct {
+	cfg     *push.Config
+	senders map[push.Route]push.Sender
+}
+
+// Prepare loads the configuration at path (none if path is "") and
+// builds its senders. Errors name the app and the bad or missing
+// credential. Call Dispatcher to use them, or Close.
+func Prepare(ctx context.Context, path string) (*Prepared, error) {
 	var cfg *push.Config
 	if path != "" {
 		var err error
@@ -41,24 +71,29 @@ func FromFile(ctx context.Context, logger *slog.Logger, path string, dc push.Dis
 			return nil, err
 		}
 	}
-	return New(ctx, logger, cfg, dc, reg)
+	return prepare(ctx, cfg)
 }
 
-// New builds one sender per configured app and a dispatcher over them.
-// The file's dispatcher settings fill the zero fields of dc. Every app's
-// credentials are loaded and checked now; all problems are reported
-// together. cfg may be nil.
-func New(ctx context.Context, logger *slog.Logger, cfg *push.Config, dc push.DispatcherConfig, reg prometheus.Registerer) (*push.Dispatcher, error) {
-	if logger == nil {
-		logger = slog.Default()
-	}
-	if cfg != nil {
-		cfg.Dispatcher.ApplyTo(&dc)
-	}
+func prepare(ctx context.Context, cfg *push.Config) (*Prepared, error) {
 	senders, err := Senders(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	return &Prepared{cfg: cfg, senders: senders}, nil
+}
+
+// Dispatcher returns a dispatcher over the prepared senders, which it
+// then owns. The file's dispatcher settings fill the zero fields of dc.
+// With no apps, notifications go to push.LogSender and a warning says so.
+func (p *Prepared) Dispatcher(logger *slog.Logger, dc push.DispatcherConfig) (*push.Dispatcher, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if p.cfg != nil {
+		p.cfg.Dispatcher.ApplyTo(&dc)
+	}
+	senders := p.senders
+	p.senders = nil
 	if len(senders) == 0 {
 		logger.Warn("push: no push credentials configured: notifications are only logged, not delivered")
 		senders = push.LogSenders(logger)
@@ -67,12 +102,18 @@ func New(ctx context.Context, logger *slog.Logger, cfg *push.Config, dc push.Dis
 			logger.Info("push: sender configured", "route", r.String())
 		}
 	}
-	d, err := push.NewDispatcher(logger, senders, dc, reg)
+	d, err := push.NewDispatcher(logger, senders, dc)
 	if err != nil {
 		closeAll(senders)
 		return nil, err
 	}
 	return d, nil
+}
+
+// Close releases the senders if Dispatcher was not called.
+func (p *Prepared) Close() {
+	closeAll(p.senders)
+	p.senders = nil
 }
 
 // Senders builds one sender per app in cfg (none for a nil cfg).

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/trystgw/tryst/push"
@@ -153,7 +152,7 @@ func TestFromFileDelivers(t *testing.T) {
 	path := e.config(map[string]any{"workers": 4})
 	c := newCollector()
 	var logs bytes.Buffer
-	d, err := FromFile(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)), path, push.DispatcherConfig{OnResult: c.add}, prometheus.NewRegistry())
+	d, err := FromFile(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)), path, push.DispatcherConfig{OnResult: c.add})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +194,7 @@ func TestCredentialErrorsAtStart(t *testing.T) {
 		map[string]any{"id": "nopw", "platform": "apns", "topic": "t", "apns": map[string]string{"cert_file": "c.p12", "cert_password_env": "TRYST_TEST_UNSET_VAR"}},
 	)
 	e.write("bad-sa.json", []byte(`{"type":"authorized_user"}`))
-	_, err := FromFile(context.Background(), nil, e.config(nil), push.DispatcherConfig{}, nil)
+	_, err := FromFile(context.Background(), nil, e.config(nil), push.DispatcherConfig{})
 	if err == nil {
 		t.Fatal("bad credentials accepted")
 	}
@@ -208,7 +207,7 @@ func TestCredentialErrorsAtStart(t *testing.T) {
 	if strings.Contains(msg, `"good"`) {
 		t.Errorf("good app reported: %s", msg)
 	}
-	if _, err := FromFile(context.Background(), nil, filepath.Join(e.dir, "nope.json"), push.DispatcherConfig{}, nil); err == nil {
+	if _, err := FromFile(context.Background(), nil, filepath.Join(e.dir, "nope.json"), push.DispatcherConfig{}); err == nil {
 		t.Fatal("missing config accepted")
 	}
 }
@@ -216,7 +215,7 @@ func TestCredentialErrorsAtStart(t *testing.T) {
 func TestNoConfigLogsOnly(t *testing.T) {
 	var logs bytes.Buffer
 	c := newCollector()
-	d, err := FromFile(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)), "", push.DispatcherConfig{OnResult: c.add}, prometheus.NewRegistry())
+	d, err := FromFile(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)), "", push.DispatcherConfig{OnResult: c.add})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +243,7 @@ func TestDeadTokenResults(t *testing.T) {
 	e.addAPNs("chat", "com.example.chat", "KEYCHAT001")
 	e.addFCM("chat", "chat-project")
 	c := newCollector()
-	d, err := FromFile(context.Background(), nil, e.config(nil), push.DispatcherConfig{OnResult: c.add}, nil)
+	d, err := FromFile(context.Background(), nil, e.config(nil), push.DispatcherConfig{OnResult: c.add})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +278,7 @@ func TestRetryAfterThroughClients(t *testing.T) {
 	c := newCollector()
 	d, err := FromFile(context.Background(), nil, e.config(nil), push.DispatcherConfig{
 		OnResult: c.add, Clock: clock, Jitter: func(time.Duration) time.Duration { return 0 },
-	}, nil)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +329,7 @@ func TestIsolationMeasured(t *testing.T) {
 	c := newCollector()
 	const workers = 8
 	d, err := FromFile(context.Background(), nil, e.config(map[string]any{"workers": workers, "queue_size": 400, "attempt_timeout": "1h"}),
-		push.DispatcherConfig{OnResult: c.add}, nil)
+		push.DispatcherConfig{OnResult: c.add})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,7 +435,7 @@ func TestDrainThroughClients(t *testing.T) {
 	e.addFCM("chat", "chat-project")
 	e.apns.SetTopicAnswer("com.example.chat", pushtest.APNsAnswer{Delay: 200 * time.Millisecond})
 	c := newCollector()
-	d, err := FromFile(context.Background(), nil, e.config(map[string]any{"workers": 4}), push.DispatcherConfig{OnResult: c.add}, nil)
+	d, err := FromFile(context.Background(), nil, e.config(map[string]any{"workers": 4}), push.DispatcherConfig{OnResult: c.add})
 	if err != nil {
 		t.Fatal(err)
 	}

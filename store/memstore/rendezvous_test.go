@@ -17,7 +17,7 @@ func TestRendezvousStore(t *testing.T) {
 
 func TestNotifier(t *testing.T) {
 	rendezvoustest.TestNotifier(t, func(testing.TB) (rendezvous.Notifier, rendezvous.Notifier) {
-		n := memstore.NewNotifier()
+		n := memstore.NewNotifier[rendezvous.ID]()
 		return n, n
 	})
 }

@@ -36,7 +36,7 @@ func TestRedisUnreachable(t *testing.T) {
 	cfg.Prefix = prefix
 	client := redis.NewClient(opts)
 	store := redisstore.NewRendezvous(client, time.Now, cfg)
-	cut := redisstore.NewNotifier(t.Context(), client, discardLogger(), cfg)
+	cut := redisstore.NewNotifier[rendezvous.ID](t.Context(), client, discardLogger(), cfg, redisstore.TopicRendezvous)
 
 	sess := rendezvoustest.NewSession(time.Now(), "before")
 	if _, err := store.Create(t.Context(), sess, rendezvous.Limit{}); err != nil {

@@ -11,10 +11,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/trystgw/tryst/rendezvous"
-	"github.com/trystgw/tryst/store/memstore"
+	"github.com/trystgw/tryst/store/wake"
 )
 
-var _ rendezvous.Notifier = (*Notifier)(nil)
+var _ rendezvous.Notifier = (*Notifier[rendezvous.ID])(nil)
 
 // Timing of the notifier's subscription.
 const (
@@ -32,10 +32,13 @@ const (
 	publishBatch = 256
 )
 
-// Notifier is a rendezvous.Notifier spanning instances: Notify publishes
-// the session's ID on one Redis channel, and every instance's Notifier,
-// subscribed to it, wakes its own watchers (a memstore.Notifier does the
-// local fan-out). Notify wakes local watchers at once and queues the
+// Notifier is a wake-up notifier spanning instances, for any string key
+// type K (a rendezvous.Notifier for K = rendezvous.ID): Notify publishes
+// the key on the Redis channel of the notifier's topic, and every
+// instance's Notifier of that topic, subscribed to it, wakes its own
+// watchers (a wake.Hub does the local fan-out). Each user of the notifier
+// (rendezvous sessions, client queues) has its own topic, so their keys
+// never meet. Notify wakes local watchers at once and queues the
 // publication: a background goroutine publishes in order, pipelining what
 // has queued up, so a write does not wait for a second round trip. A
 // notification that cannot be published (Redis unreachable) is logged and
@@ -48,35 +51,38 @@ const (
 // re-read their session and wait again if it did not change.
 //
 // It is safe for concurrent use. Close stops it.
-type Notifier struct {
+type Notifier[K ~string] struct {
 	client  *redis.Client
 	channel string
-	local   *memstore.Notifier
+	local   *wake.Hub[K]
 	logger  *slog.Logger
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when run returns
-	pending chan rendezvous.ID
+	pending chan K
 	stopPub chan struct{} // closed by Close to stop publish
 	pubDone chan struct{} // closed when publish returns
 
-	mu      sync.Mutex
-	watched map[rendezvous.ID]int // watches per session; guarded by mu
-	ps      *redis.PubSub         // the current subscription; guarded by mu
-	closed  bool                  // guarded by mu
+	mu     sync.Mutex
+	ps     *redis.PubSub // the current subscription; guarded by mu
+	closed bool          // guarded by mu
 }
 
-// NewNotifier returns a Notifier over client and starts its subscription.
-// It waits, at most until ctx ends, for the first subscription, so that
-// notifications published once it returns are received; if Redis cannot
-// be reached it returns anyway, and keeps trying in the background. Close
-// stops it; it does not close client.
-func NewNotifier(ctx context.Context, client *redis.Client, logger *slog.Logger, cfg Config) *Notifier {
+// TopicRendezvous is the topic of rendezvous sessions' wake-ups.
+const TopicRendezvous = "rendezvous"
+
+// NewNotifier returns a Notifier of topic over client and starts its
+// subscription to the channel <prefix>wake:<topic>. It waits, at most
+// until ctx ends, for the first subscription, so that notifications
+// published once it returns are received; if Redis cannot be reached it
+// returns anyway, and keeps trying in the background. Close stops it; it
+// does not close client.
+func NewNotifier[K ~string](ctx context.Context, client *redis.Client, logger *slog.Logger, cfg Config, topic string) *Notifier[K] {
 	cfg = cfg.withDefaults()
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	n := &Notifier{
-		client: client, channel: cfg.Prefix + "wake", local: memstore.NewNotifier(), logger: logger,
-		cancel: cancel, done: make(chan struct{}), watched: make(map[rendezvous.ID]int),
-		pending: make(chan rendezvous.ID, publishQueue), stopPub: make(chan struct{}), pubDone: make(chan struct{}),
+	n := &Notifier[K]{
+		client: client, channel: cfg.Prefix + "wake:" + topic, local: wake.NewHub[K](), logger: logger.With("topic", topic),
+		cancel: cancel, done: make(chan struct{}),
+		pending: make(chan K, publishQueue), stopPub: make(chan struct{}), pubDone: make(chan struct{}),
 	}
 	ps, err := n.subscribe(ctx)
 	go n.run(runCtx, ps, err)
@@ -84,30 +90,18 @@ func NewNotifier(ctx context.Context, client *redis.Client, logger *slog.Logger,
 	return n
 }
 
-// Watch implements rendezvous.Notifier.
-func (n *Notifier) Watch(id rendezvous.ID) (<-chan struct{}, func()) {
-	ch, stop := n.local.Watch(id)
-	n.mu.Lock()
-	n.watched[id]++
-	n.mu.Unlock()
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			stop()
-			n.mu.Lock()
-			defer n.mu.Unlock()
-			if n.watched[id]--; n.watched[id] == 0 {
-				delete(n.watched, id)
-			}
-		})
-	}
+// Watch returns a channel closed at the first Notify of key, on any
+// instance, after Watch was called, and a function releasing the watch.
+// It never blocks.
+func (n *Notifier[K]) Watch(key K) (<-chan struct{}, func()) {
+	return n.local.Watch(key)
 }
 
-// Notify implements rendezvous.Notifier. It wakes local watchers and
-// queues the publication for the other instances, returning nil; only
-// when the queue is full does it publish itself, and then a failure wraps
-// rendezvous.ErrUnavailable.
-func (n *Notifier) Notify(ctx context.Context, id rendezvous.ID) error {
+// Notify wakes key's watchers on every instance. It wakes local watchers
+// and queues the publication for the other instances, returning nil;
+// only when the queue is full does it publish itself, and then a failure
+// wraps rendezvous.ErrUnavailable.
+func (n *Notifier[K]) Notify(ctx context.Context, id K) error {
 	n.local.Wake(id)
 	select {
 	case n.pending <- id:
@@ -123,7 +117,7 @@ func (n *Notifier) Notify(ctx context.Context, id rendezvous.ID) error {
 // Close publishes what is queued, stops the subscription, and waits for
 // the notifier's goroutines to return. Watchers are not woken; their
 // waits end by their own timeouts.
-func (n *Notifier) Close() error {
+func (n *Notifier[K]) Close() error {
 	n.mu.Lock()
 	if !n.closed {
 		n.closed = true
@@ -140,9 +134,9 @@ func (n *Notifier) Close() error {
 }
 
 // publish sends queued notifications until Close, then what is left.
-func (n *Notifier) publish() {
+func (n *Notifier[K]) publish() {
 	defer close(n.pubDone)
-	batch := make([]rendezvous.ID, 0, publishBatch)
+	batch := make([]K, 0, publishBatch)
 	failing := false
 	for {
 		select {
@@ -165,7 +159,7 @@ func (n *Notifier) publish() {
 
 // flush publishes ids in one pipeline. failing, owned by publish, keeps
 // an outage to one log line.
-func (n *Notifier) flush(ids []rendezvous.ID, failing *bool) {
+func (n *Notifier[K]) flush(ids []K, failing *bool) {
 	if len(ids) == 0 {
 		return
 	}
@@ -178,22 +172,22 @@ func (n *Notifier) flush(ids []rendezvous.ID, failing *bool) {
 	})
 	switch {
 	case err != nil && !*failing:
-		n.logger.Warn("rendezvous wake-ups not published", "err", err, "dropped", len(ids))
+		n.logger.Warn("wake-ups not published", "err", err, "dropped", len(ids))
 	case err == nil && *failing:
-		n.logger.Info("rendezvous wake-ups published again")
+		n.logger.Info("wake-ups published again")
 	}
 	*failing = err != nil
 }
 
 // run keeps the subscription up until Close, starting from ps (nil with
 // err when the first attempt failed).
-func (n *Notifier) run(ctx context.Context, ps *redis.PubSub, err error) {
+func (n *Notifier[K]) run(ctx context.Context, ps *redis.PubSub, err error) {
 	defer close(n.done)
 	backoff := time.Duration(0)
 	for {
 		if err == nil {
 			if backoff > 0 {
-				n.logger.Info("rendezvous wake-ups restored")
+				n.logger.Info("wake-ups restored")
 				n.wakeAll()
 			}
 			backoff = 0
@@ -206,7 +200,7 @@ func (n *Notifier) run(ctx context.Context, ps *redis.PubSub, err error) {
 			return
 		}
 		if backoff == 0 {
-			n.logger.Warn("rendezvous wake-ups lost", "err", err)
+			n.logger.Warn("wake-ups lost", "err", err)
 		}
 		backoff = min(max(2*backoff, minBackoff), maxBackoff)
 		select {
@@ -220,7 +214,7 @@ func (n *Notifier) run(ctx context.Context, ps *redis.PubSub, err error) {
 
 // subscribe opens a subscription to the channel and waits for Redis to
 // confirm it. The subscription is recorded for Close.
-func (n *Notifier) subscribe(ctx context.Context) (*redis.PubSub, error) {
+func (n *Notifier[K]) subscribe(ctx context.Context) (*redis.PubSub, error) {
 	ps := n.client.Subscribe(ctx) // no channel yet: does not connect
 	n.mu.Lock()
 	if n.closed {
@@ -241,7 +235,7 @@ func (n *Notifier) subscribe(ctx context.Context) (*redis.PubSub, error) {
 
 // listen wakes local watchers for each message until the subscription
 // fails. A silent subscription is probed with a ping.
-func (n *Notifier) listen(ctx context.Context, ps *redis.PubSub) error {
+func (n *Notifier[K]) listen(ctx context.Context, ps *redis.PubSub) error {
 	probing := false
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, probeAfter)
@@ -258,7 +252,7 @@ func (n *Notifier) listen(ctx context.Context, ps *redis.PubSub) error {
 		probing = false
 		switch m := msg.(type) {
 		case *redis.Message:
-			n.local.Wake(rendezvous.ID(m.Payload))
+			n.local.Wake(K(m.Payload))
 		case *redis.Subscription:
 			// go-redis resubscribed on a new connection by itself:
 			// notifications may have been lost meanwhile.
@@ -268,15 +262,9 @@ func (n *Notifier) listen(ctx context.Context, ps *redis.PubSub) error {
 }
 
 // wakeAll wakes every local watcher.
-func (n *Notifier) wakeAll() {
-	n.mu.Lock()
-	ids := make([]rendezvous.ID, 0, len(n.watched))
-	for id := range n.watched {
-		ids = append(ids, id)
-	}
-	n.mu.Unlock()
-	for _, id := range ids {
-		n.local.Wake(id)
+func (n *Notifier[K]) wakeAll() {
+	for _, key := range n.local.Keys() {
+		n.local.Wake(key)
 	}
 }
 

@@ -45,11 +45,11 @@ func TestNotifier(t *testing.T) {
 
 // newNotifier returns a notifier on a client of its own, as on another
 // instance, closed when the test ends.
-func newNotifier(t testing.TB, url, prefix string) *redisstore.Notifier {
+func newNotifier(t testing.TB, url, prefix string) *redisstore.Notifier[rendezvous.ID] {
 	t.Helper()
 	c, cfg := newClient(t, url)
 	cfg.Prefix = prefix
-	n := redisstore.NewNotifier(t.Context(), c, discardLogger(), cfg)
+	n := redisstore.NewNotifier[rendezvous.ID](t.Context(), c, discardLogger(), cfg, redisstore.TopicRendezvous)
 	t.Cleanup(func() { n.Close() })
 	return n
 }

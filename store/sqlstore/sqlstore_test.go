@@ -34,7 +34,7 @@ func open(t *testing.T, url string) *sqlstore.DB {
 func TestTokenStore(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			ntftest.TestStore(t, func(t *testing.T) ntf.Store { return open(t, b.url(t)).Tokens() })
+			ntftest.TestTokenStore(t, func(t *testing.T) ntf.TokenStore { return open(t, b.url(t)).Tokens() })
 		})
 	}
 }

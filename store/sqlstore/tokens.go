@@ -13,12 +13,12 @@ import (
 	"github.com/trystgw/tryst/push"
 )
 
-// Tokens is the ntf.Store over the tokens table.
+// Tokens is the ntf.TokenStore over the tokens table.
 type Tokens struct {
 	d *DB
 }
 
-var _ ntf.Store = (*Tokens)(nil)
+var _ ntf.TokenStore = (*Tokens)(nil)
 
 // Tokens returns the token store.
 func (d *DB) Tokens() *Tokens { return &Tokens{d: d} }
@@ -29,7 +29,7 @@ const tokenColumns = `id, platform, app, environment, device_token, dh_key, serv
 // selectToken reads the token with id $1.
 const selectToken = `SELECT ` + tokenColumns + ` FROM tokens WHERE id = $1`
 
-// Create implements ntf.Store.
+// Create implements ntf.TokenStore.
 func (s *Tokens) Create(ctx context.Context, t ntf.Token) error {
 	res, err := s.d.db.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
@@ -38,12 +38,12 @@ func (s *Tokens) Create(ctx context.Context, t ntf.Token) error {
 		return fmt.Errorf("create token: %w", err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return fmt.Errorf("create token %s: %w", t.ID, errors.Join(ntf.ErrExists, err))
+		return fmt.Errorf("create token %s: %w", t.ID, errors.Join(ntf.ErrTokenExists, err))
 	}
 	return nil
 }
 
-// Get implements ntf.Store.
+// Get implements ntf.TokenStore.
 func (s *Tokens) Get(ctx context.Context, id ntf.TokenID) (ntf.Token, error) {
 	t, err := scanToken(s.d.db.QueryRowContext(ctx, selectToken, string(id)))
 	if err != nil {
@@ -52,7 +52,7 @@ func (s *Tokens) Get(ctx context.Context, id ntf.TokenID) (ntf.Token, error) {
 	return t, nil
 }
 
-// Update implements ntf.Store: the row is read with SELECT ... FOR UPDATE
+// Update implements ntf.TokenStore: the row is read with SELECT ... FOR UPDATE
 // (PostgreSQL) or in an immediate transaction (SQLite), then rewritten.
 func (s *Tokens) Update(ctx context.Context, id ntf.TokenID, fn func(*ntf.Token) error) (ntf.Token, error) {
 	var t ntf.Token
@@ -82,19 +82,19 @@ func (s *Tokens) Update(ctx context.Context, id ntf.TokenID, fn func(*ntf.Token)
 	return t, nil
 }
 
-// Delete implements ntf.Store.
+// Delete implements ntf.TokenStore.
 func (s *Tokens) Delete(ctx context.Context, id ntf.TokenID) error {
 	res, err := s.d.db.ExecContext(ctx, `DELETE FROM tokens WHERE id = $1`, string(id))
 	if err != nil {
 		return fmt.Errorf("delete token %s: %w", id, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return fmt.Errorf("delete token %s: %w", id, errors.Join(ntf.ErrNotFound, err))
+		return fmt.Errorf("delete token %s: %w", id, errors.Join(ntf.ErrTokenNotFound, err))
 	}
 	return nil
 }
 
-// ClaimDue implements ntf.Store. In one transaction it reads the earliest
+// ClaimDue implements ntf.TokenStore. In one transaction it reads the earliest
 // due rows through the partial index on next_check_at (skipping rows
 // another instance holds, on PostgreSQL) and moves them to their next
 // period.
@@ -184,7 +184,7 @@ func scanToken(row scanner) (ntf.Token, error) {
 	err := row.Scan(&id, &platform, &app, &env, &dt, &dh, &spub, &t.ServerKeySealed, &shash, &chash,
 		&t.FailedAttempts, &status, &why, &interval, &next, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return t, ntf.ErrNotFound
+		return t, ntf.ErrTokenNotFound
 	}
 	if err != nil {
 		return t, err
