@@ -1,6 +1,8 @@
-// Package api holds the JSON wire types of the gateway's REST API and its
-// error codes. It is the contract that openapi.yaml describes: error codes
-// are never renamed or reused, because clients branch on them.
+// Package api holds the JSON wire types of the gateway's REST API, its
+// error codes, and the rendezvous flavours with their default mounts. It
+// is the contract that openapi.yaml describes, and all that a black-box
+// client such as package conformance needs: error codes are never
+// renamed or reused, because clients branch on them.
 package api
 
 // Error is the envelope of every error response, the Matrix convention.

@@ -35,7 +35,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/trystgw/tryst/handlers"
+	"github.com/trystgw/tryst/api"
 )
 
 // Defaults of Config, with the reason beside each.
@@ -63,8 +63,8 @@ type Config struct {
 	// prefix for every mount.
 	BaseURL string
 	// Mounts are the flavours and paths to check; nil means every mount of
-	// handlers.DefaultMounts.
-	Mounts []handlers.Mount
+	// api.DefaultMounts.
+	Mounts []api.Mount
 	// Quick skips the checks that wait for a session to expire.
 	Quick bool
 	// Timeout bounds each request (long-polls get their wait on top).
@@ -81,16 +81,16 @@ type Config struct {
 }
 
 // ParseFlavours turns a --flavour value (simple, msc4108, msc4388 or all)
-// into the mounts of handlers.DefaultMounts of that flavour.
-func ParseFlavours(s string) ([]handlers.Mount, error) {
-	all, err := handlers.ParseMounts(handlers.DefaultMounts)
+// into the mounts of api.DefaultMounts of that flavour.
+func ParseFlavours(s string) ([]api.Mount, error) {
+	all, err := api.ParseMounts(api.DefaultMounts)
 	if err != nil {
 		return nil, fmt.Errorf("default mounts: %w", err)
 	}
 	if s == "" || s == "all" {
 		return all, nil
 	}
-	var out []handlers.Mount
+	var out []api.Mount
 	for _, f := range strings.Split(s, ",") {
 		n := len(out)
 		for _, m := range all {

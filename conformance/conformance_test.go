@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/trystgw/tryst/api"
 	"github.com/trystgw/tryst/conformance"
 	"github.com/trystgw/tryst/handlers"
 	"github.com/trystgw/tryst/ratelimit"
@@ -84,7 +85,7 @@ func TestExpiryWaitsForAdvertisedLifetime(t *testing.T) {
 			// would each move a shared fake clock.
 			clk := &fakeClock{t: time.Now()}
 			srv := newGateway(t, clk.now, handlers.Config{}, time.Minute)
-			rep, err := conformance.Run(t.Context(), conformance.Config{BaseURL: srv.URL, Sleep: clk.sleep, Mounts: []handlers.Mount{m}})
+			rep, err := conformance.Run(t.Context(), conformance.Config{BaseURL: srv.URL, Sleep: clk.sleep, Mounts: []api.Mount{m}})
 			if err != nil {
 				t.Fatalf("Run = %v", err)
 			}

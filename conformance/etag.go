@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/trystgw/tryst/handlers"
+	"github.com/trystgw/tryst/api"
 )
 
 // The ETag flavours (simple, msc4108): the payload is the raw body and its
@@ -62,7 +62,7 @@ func (t *target) etagChecks() []check {
 		{name: "idempotent-retry", run: t.etagIdempotentRetry},
 		{name: "content-type", run: t.etagContentType},
 	}
-	if t.mount.Flavour == handlers.FlavourMSC4108 {
+	if t.mount.Flavour == api.FlavourMSC4108 {
 		cs = append(cs, check{name: "if-match-required", run: t.etagIfMatchRequired})
 	} else {
 		cs = append(cs, check{name: "if-match-optional", run: t.etagIfMatchOptional})
@@ -168,7 +168,7 @@ func headerOf(pairs ...string) http.Header {
 
 // createdStatus is 200 on the seed mounts and 201 on the Matrix mounts.
 func (t *target) createdStatus() int {
-	if t.mount.Flavour == handlers.FlavourSimple && !strings.HasPrefix(t.mount.Path, "/_matrix/") {
+	if t.mount.Flavour == api.FlavourSimple && !strings.HasPrefix(t.mount.Path, "/_matrix/") {
 		return http.StatusOK
 	}
 	return http.StatusCreated
@@ -451,7 +451,7 @@ func (t *target) etagStaleWrite(ctx context.Context) (string, error) {
 	if err := wantError(resp, http.StatusPreconditionFailed, "M_CONCURRENT_WRITE"); err != nil {
 		return "", fmt.Errorf("PUT with the stale If-Match %s and other bytes: %w", stale, err)
 	}
-	if t.mount.Flavour == handlers.FlavourMSC4108 {
+	if t.mount.Flavour == api.FlavourMSC4108 {
 		if e, _ := decodeError(resp); e.MSC4108ErrCode != "M_CONCURRENT_WRITE" {
 			return "", fmt.Errorf("412 has org.matrix.msc4108.errcode %q, want M_CONCURRENT_WRITE", e.MSC4108ErrCode)
 		}
@@ -492,7 +492,7 @@ func (t *target) etagIdempotentRetry(ctx context.Context) (string, error) {
 }
 
 func (t *target) etagContentType(ctx context.Context) (string, error) {
-	if t.mount.Flavour == handlers.FlavourMSC4108 {
+	if t.mount.Flavour == api.FlavourMSC4108 {
 		resp, err := t.c.do(ctx, request{method: http.MethodPost, path: t.basePath(), body: payload("content-type", 0),
 			header: headerOf("Content-Type", "application/octet-stream")})
 		if err != nil {
@@ -590,7 +590,7 @@ func (t *target) etagErrorResponses(ctx context.Context) ([]response, error) {
 		{method: http.MethodPut, path: s.path, body: payload("cors-errors", 1),
 			header: headerOf("Content-Type", textPlain, "If-Match", `"stale-1"`)},
 	}
-	if t.mount.Flavour == handlers.FlavourMSC4108 {
+	if t.mount.Flavour == api.FlavourMSC4108 {
 		reqs = append(reqs, request{method: http.MethodPut, path: s.path, body: payload("cors-errors", 1),
 			header: headerOf("Content-Type", textPlain)})
 	}

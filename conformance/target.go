@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/trystgw/tryst/handlers"
+	"github.com/trystgw/tryst/api"
 )
 
 // target runs the checks of one flavour at one mount. Its checks run one
@@ -17,14 +17,14 @@ import (
 type target struct {
 	c     *client
 	cfg   Config
-	mount handlers.Mount
+	mount api.Mount
 
 	// shared is the session the read-only checks look at, created once by
 	// the first check that needs it; owned by the goroutine of run.
 	shared *sharedSession
 }
 
-func newTarget(c *client, cfg Config, m handlers.Mount) *target {
+func newTarget(c *client, cfg Config, m api.Mount) *target {
 	return &target{c: c, cfg: cfg, mount: m}
 }
 
@@ -46,7 +46,7 @@ func skip(format string, args ...any) error { return &skipError{fmt.Sprintf(form
 // run runs every check of the target's flavour.
 func (t *target) run(ctx context.Context) []Result {
 	var checks []check
-	if t.mount.Flavour == handlers.FlavourMSC4388 {
+	if t.mount.Flavour == api.FlavourMSC4388 {
 		checks = t.jsonChecks()
 	} else {
 		checks = t.etagChecks()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/trystgw/tryst/api"
 	"github.com/trystgw/tryst/rendezvous"
 	"github.com/trystgw/tryst/store/memstore"
 )
@@ -69,7 +70,7 @@ func FuzzMSC4388Bodies(f *testing.F) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	rdv := rendezvous.NewService(memstore.NewRendezvous(clock), memstore.NewNotifier[rendezvous.ID](), clock, rendezvous.Config{MaxBytes: 64})
-	mounts, _ := ParseMounts("msc4388:/r")
+	mounts, _ := api.ParseMounts("msc4388:/r")
 	h := New(Config{Mounts: mounts}, Deps{Logger: slog.New(slog.DiscardHandler), Rendezvous: rdv, Registry: prometheus.NewRegistry()})
 	sess, err := rdv.Create(f.Context(), []byte("start"), jsonContentType)
 	if err != nil {

@@ -6,69 +6,18 @@ package handlers
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/cors"
 
+	"github.com/trystgw/tryst/api"
 	"github.com/trystgw/tryst/ntf"
 	"github.com/trystgw/tryst/ratelimit"
 	"github.com/trystgw/tryst/rendezvous"
 )
-
-// Flavour is one of the HTTP dialects of the rendezvous API.
-type Flavour string
-
-// The rendezvous flavours of shared/spec/rendezvous.md.
-const (
-	FlavourSimple  Flavour = "simple"  // seed protocol and MSC3886: ETags, any content type
-	FlavourMSC4108 Flavour = "msc4108" // ETags, If-Match required, text/plain only
-	FlavourMSC4388 Flavour = "msc4388" // JSON bodies with sequence tokens
-)
-
-// Mount places a flavour at a base path.
-type Mount struct {
-	Flavour Flavour
-	Path    string
-}
-
-// DefaultMounts is where each flavour is served unless configured otherwise.
-const DefaultMounts = "simple:/rendezvous," +
-	"simple:/_matrix/client/unstable/org.matrix.msc3886/rendezvous," +
-	"msc4108:/_matrix/client/unstable/org.matrix.msc4108/rendezvous," +
-	"msc4108:/_matrix/client/v1/rendezvous," +
-	"msc4388:/_matrix/client/unstable/io.element.msc4388/rendezvous"
-
-// ParseMounts parses a comma-separated list of flavour:path pairs. Paths
-// must start with "/" and be unique; "/" mounts the simple flavour at the
-// root of a dedicated deployment.
-func ParseMounts(s string) ([]Mount, error) {
-	var mounts []Mount
-	seen := map[string]bool{}
-	for item := range strings.SplitSeq(s, ",") {
-		flavour, path, ok := strings.Cut(strings.TrimSpace(item), ":")
-		if !ok || !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "{}*") {
-			return nil, fmt.Errorf("mount %q: want flavour:/path", item)
-		}
-		f := Flavour(flavour)
-		if f != FlavourSimple && f != FlavourMSC4108 && f != FlavourMSC4388 {
-			return nil, fmt.Errorf("mount %q: unknown flavour %q (simple, msc4108, msc4388)", item, flavour)
-		}
-		if path != "/" {
-			path = strings.TrimRight(path, "/")
-		}
-		if seen[path] {
-			return nil, fmt.Errorf("mount %q: path mounted twice", item)
-		}
-		seen[path] = true
-		mounts = append(mounts, Mount{Flavour: f, Path: path})
-	}
-	return mounts, nil
-}
 
 // Config holds the HTTP layer's settings. The zero value serves the default
 // mounts to any origin with no rate limits.
@@ -78,7 +27,7 @@ type Config struct {
 	PublicURL string
 	// AllowedOrigins for CORS; empty means any origin ("*").
 	AllowedOrigins []string
-	Mounts         []Mount
+	Mounts         []api.Mount
 	// CreateRate and WriteRate are per-client-IP token buckets on creating
 	// and on writing (PUT, DELETE) rendezvous sessions.
 	CreateRate, WriteRate ratelimit.Rule
@@ -127,7 +76,7 @@ const corsMaxAge = 86400
 // New returns the gateway's HTTP handler.
 func New(cfg Config, deps Deps) http.Handler {
 	if cfg.Mounts == nil {
-		cfg.Mounts, _ = ParseMounts(DefaultMounts)
+		cfg.Mounts, _ = api.ParseMounts(api.DefaultMounts)
 	}
 	m := newMetrics(deps.Registry)
 	r := newRouter(cfg, deps, m)

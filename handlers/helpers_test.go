@@ -21,10 +21,10 @@ import (
 
 // Mount paths of the default configuration, by flavour.
 const (
-	seedBase    = "/rendezvous"
-	msc3886Base = "/_matrix/client/unstable/org.matrix.msc3886/rendezvous"
-	msc4108Base = "/_matrix/client/unstable/org.matrix.msc4108/rendezvous"
-	msc4388Base = "/_matrix/client/unstable/io.element.msc4388/rendezvous"
+	seedBase    = api.PathRendezvous
+	msc3886Base = api.PathRendezvousMSC3886
+	msc4108Base = api.PathRendezvousMSC4108
+	msc4388Base = api.PathRendezvousMSC4388
 )
 
 type fixture struct {

@@ -46,7 +46,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	deps := Deps{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
 		Rendezvous: rendezvous.NewService(store, memstore.NewNotifier[rendezvous.ID](), nil, rendezvous.Config{}),
 		Tokens:     ntf.NewService(nil, nil, nil, slog.New(slog.DiscardHandler), ntf.Config{})}
-	mounts, _ := ParseMounts(DefaultMounts)
+	mounts, _ := api.ParseMounts(api.DefaultMounts)
 	r := newRouter(Config{Mounts: mounts}, deps, newMetrics(deps.Registry))
 	var routed []string
 	err := chi.Walk(r, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {

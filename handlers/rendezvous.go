@@ -9,13 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trystgw/tryst/api"
 	"github.com/trystgw/tryst/rendezvous"
 )
 
 // rendezvousHandlers serves one flavour at one mount.
 type rendezvousHandlers struct {
 	cfg      Config
-	mount    Mount
+	mount    api.Mount
 	logger   *slog.Logger
 	rdv      *rendezvous.Service
 	limit    limits

@@ -54,7 +54,7 @@ func (h rendezvousHandlers) create() http.Handler {
 // createdStatus is 200 on the seed mounts, as the seed protocol says, and
 // 201 on the Matrix mounts.
 func (h rendezvousHandlers) createdStatus() int {
-	if h.mount.Flavour == FlavourSimple && !strings.HasPrefix(h.mount.Path, "/_matrix/") {
+	if h.mount.Flavour == api.FlavourSimple && !strings.HasPrefix(h.mount.Path, "/_matrix/") {
 		return http.StatusOK
 	}
 	return http.StatusCreated
@@ -156,7 +156,7 @@ func (h rendezvousHandlers) put() http.Handler {
 func (h rendezvousHandlers) ifMatch(r *http.Request, id rendezvous.ID) (string, error) {
 	v := r.Header.Get("If-Match")
 	if v == "" {
-		if h.mount.Flavour == FlavourMSC4108 {
+		if h.mount.Flavour == api.FlavourMSC4108 {
 			return "", missingParam("If-Match header is required")
 		}
 		return "", nil
@@ -204,7 +204,7 @@ func (h rendezvousHandlers) contentType(r *http.Request) (string, error) {
 	if err != nil {
 		return "", invalidParam("Content-Type is malformed")
 	}
-	if h.mount.Flavour == FlavourMSC4108 && mediaType != "text/plain" {
+	if h.mount.Flavour == api.FlavourMSC4108 && mediaType != "text/plain" {
 		return "", invalidParam("Content-Type must be text/plain")
 	}
 	return ct, nil
@@ -218,7 +218,7 @@ func (h rendezvousHandlers) fail(w http.ResponseWriter, r *http.Request, id rend
 	if errors.Is(err, rendezvous.ErrConflict) {
 		status = http.StatusPreconditionFailed
 	}
-	if h.mount.Flavour == FlavourMSC4108 {
+	if h.mount.Flavour == api.FlavourMSC4108 {
 		body.MSC4108ErrCode = body.ErrCode
 	}
 	if id != "" && status != http.StatusNotFound && status < http.StatusInternalServerError {

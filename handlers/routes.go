@@ -43,7 +43,7 @@ func addRendezvousRoutes(r chi.Router, cfg Config, deps Deps, m *metrics) {
 		if base == "/" {
 			item = "/{id}"
 		}
-		if mt.Flavour == FlavourMSC4388 {
+		if mt.Flavour == api.FlavourMSC4388 {
 			r.Method(http.MethodGet, base, rz.discover())
 			r.Method(http.MethodPost, base, rz.limit.creates(rz.createJSON()))
 			r.Method(http.MethodGet, item, rz.getJSON())

@@ -11,8 +11,8 @@ import (
 	"slices"
 	"syscall"
 
+	"github.com/trystgw/tryst/api"
 	"github.com/trystgw/tryst/conformance"
-	"github.com/trystgw/tryst/handlers"
 )
 
 const checkUsage = `usage: tryst check <base-url> [flags]
@@ -73,9 +73,9 @@ func parseCheckArgs(args []string, stdout io.Writer) (checkConfig, error) {
 		fs.PrintDefaults()
 	}
 	flavour := fs.String("flavour", "all", "flavour to check: simple, msc4108, msc4388 or all")
-	var mounts []handlers.Mount
+	var mounts []api.Mount
 	fs.Func("mount", "check `flavour:/path` instead of the flavour's default mounts (repeatable)", func(s string) error {
-		ms, err := handlers.ParseMounts(s)
+		ms, err := api.ParseMounts(s)
 		mounts = append(mounts, ms...)
 		return err
 	})
@@ -108,19 +108,19 @@ func parseCheckArgs(args []string, stdout io.Writer) (checkConfig, error) {
 
 // selectMounts combines --flavour with --mount: a flavour given a mount
 // is checked there instead of at its default mounts.
-func selectMounts(flavour string, overrides []handlers.Mount) ([]handlers.Mount, error) {
+func selectMounts(flavour string, overrides []api.Mount) ([]api.Mount, error) {
 	defaults, err := conformance.ParseFlavours(flavour)
 	if err != nil {
 		return nil, err
 	}
-	var out []handlers.Mount
+	var out []api.Mount
 	for _, m := range defaults {
-		if !slices.ContainsFunc(overrides, func(o handlers.Mount) bool { return o.Flavour == m.Flavour }) {
+		if !slices.ContainsFunc(overrides, func(o api.Mount) bool { return o.Flavour == m.Flavour }) {
 			out = append(out, m)
 		}
 	}
 	for _, o := range overrides {
-		if slices.ContainsFunc(defaults, func(m handlers.Mount) bool { return m.Flavour == o.Flavour }) {
+		if slices.ContainsFunc(defaults, func(m api.Mount) bool { return m.Flavour == o.Flavour }) {
 			out = append(out, o)
 		}
 	}

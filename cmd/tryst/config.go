@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trystgw/tryst/api"
 	"github.com/trystgw/tryst/handlers"
 	"github.com/trystgw/tryst/ntf"
 	"github.com/trystgw/tryst/rendezvous"
@@ -84,7 +85,7 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 	fs.StringVar(&c.http.PublicURL, "public-url", "", "public base URL for absolute session URLs (default: the request's scheme and host)")
 	origins := fs.String("cors-origins", "*", "comma-separated CORS origins allowed, or *")
 	proxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client")
-	mounts := fs.String("rendezvous-mounts", handlers.DefaultMounts, "comma-separated flavour:/path mounts (flavours: simple, msc4108, msc4388)")
+	mounts := fs.String("rendezvous-mounts", api.DefaultMounts, "comma-separated flavour:/path mounts (flavours: simple, msc4108, msc4388)")
 	fs.StringVar(&c.rendezvousStore, "rendezvous-store", "memory", "rendezvous store: memory, or a redis:// URL shared by several instances")
 	fs.DurationVar(&c.rendezvous.TTL, "rendezvous-ttl", rendezvous.DefaultTTL, "session lifetime (10s..1h)")
 	fs.BoolVar(&c.rendezvous.SlidingTTL, "rendezvous-sliding-ttl", false, "extend a session's lifetime on every write")
@@ -145,7 +146,7 @@ func envName(flagName string) string {
 // finish parses the list-valued settings and checks bounds.
 func (c *serveConfig) finish(origins, proxies, mounts, whenFull string) error {
 	var err error
-	if c.http.Mounts, err = handlers.ParseMounts(mounts); err != nil {
+	if c.http.Mounts, err = api.ParseMounts(mounts); err != nil {
 		return err
 	}
 	if origins != "*" {
