@@ -1,11 +1,13 @@
-// Package push is tryst's push delivery domain: notifications, the
-// Sender interface, classified errors, the configuration file and the
-// Dispatcher that queues, sends, retries and reports.
+// Package push is tryst's push delivery domain: notifications and their
+// owners, the Sender interface, classified errors, the Dispatcher that
+// queues, sends, retries and reports, and the Router that brings each
+// result back to the service that sent the push.
 //
-// It imports no HTTP code. The provider adapters live in push/apns
-// (Apple, over github.com/sideshow/apns2) and push/fcm (Google, over
-// firebase.google.com/go/v4/messaging); push/pushsetup builds them and the
-// dispatcher from the configuration file; push/pushtest has faithful
+// It imports neither HTTP, Prometheus nor any file format. The provider
+// adapters live in push/apns (Apple, over github.com/sideshow/apns2) and
+// push/fcm (Google, over firebase.google.com/go/v4/messaging);
+// push/pushsetup reads the configuration file and builds them and the
+// dispatcher from it; push/pushtest has faithful
 // fakes of both providers, a recording Sender and a manual clock.
 //
 // # Notifications and tokens
@@ -33,13 +35,12 @@
 //
 // The gateway wires it like this (see pushsetup for the one-call form):
 //
+//	router := push.NewRouter(logger)
+//	router.Handle("qs.wake", queues.HandlePushResult) // one handler per owner kind
+//	router.HandleDeadTokens(tokens.HandleDeadToken)   // every dead token, whoever sent it
 //	d, err := push.NewDispatcher(logger, senders, push.DispatcherConfig{
-//		OnResult: func(r push.Result) {
-//			if r.TokenDead() {
-//				tokens.Delete(r.Notification.Token) // r.Reason says why
-//			}
-//		},
-//	}, prometheusRegisterer)
+//		OnResult: router.Deliver,
+//	})
 //	...
 //	err = d.Enqueue(ctx, n) // never blocks: ErrQueueFull, ErrClosed, ErrNoRoute, ...
 //	...
@@ -73,18 +74,15 @@
 // later. Delivery is at least once: a retried request that APNs or FCM
 // had in fact accepted before the connection broke is delivered twice.
 //
-// Metrics (registered on the prometheus.Registerer given to
-// NewDispatcher, labelled by provider and app): tryst_push_sent_total,
-// tryst_push_failed_total{reason}, tryst_push_retries_total,
-// tryst_push_rejected_total{reason}, tryst_push_queue_depth,
-// tryst_push_circuit_open, and the per-provider histogram
-// tryst_push_send_duration_seconds.
+// The dispatcher's figures (sent, failed by reason, retries, refusals,
+// pending, circuit state per route; call latency per provider) are read
+// with Stats; the HTTP layer exports them as Prometheus metrics.
 //
 // # Configuration
 //
-// LoadConfig reads the JSON file listing the apps (platform, app id,
-// APNs topic, credential files); pushsetup.New turns it into senders and
-// a dispatcher, reporting bad or missing credentials by app. With no
+// pushsetup.LoadConfig reads the JSON file listing the apps (platform,
+// app id, APNs topic, credential files); pushsetup.New turns it into
+// senders and a dispatcher, reporting bad or missing credentials by app. With no
 // apps configured, LogSender stands in: notifications are logged, not
 // delivered, and start-up says so.
 package push

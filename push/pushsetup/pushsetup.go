@@ -1,5 +1,5 @@
 // Package pushsetup builds the push senders and dispatcher from a
-// push.Config, for the gateway's start-up:
+// Config, for the gateway's start-up:
 //
 //	router := push.NewRouter(logger)
 //	d, err := pushsetup.FromFile(ctx, logger, *pushConfigPath, push.DispatcherConfig{
@@ -44,7 +44,7 @@ func FromFile(ctx context.Context, logger *slog.Logger, path string, dc push.Dis
 // The file's dispatcher settings fill the zero fields of dc. Every app's
 // credentials are loaded and checked now; all problems are reported
 // together. cfg may be nil.
-func New(ctx context.Context, logger *slog.Logger, cfg *push.Config, dc push.DispatcherConfig) (*push.Dispatcher, error) {
+func New(ctx context.Context, logger *slog.Logger, cfg *Config, dc push.DispatcherConfig) (*push.Dispatcher, error) {
 	p, err := prepare(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -56,7 +56,7 @@ func New(ctx context.Context, logger *slog.Logger, cfg *push.Config, dc push.Dis
 // loaded and checked, and whose senders are built but have sent nothing:
 // what start-up validates before it creates anything.
 type Prepared struct {
-	cfg     *push.Config
+	cfg     *Config
 	senders map[push.Route]push.Sender
 }
 
@@ -64,17 +64,17 @@ type Prepared struct {
 // builds its senders. Errors name the app and the bad or missing
 // credential. Call Dispatcher to use them, or Close.
 func Prepare(ctx context.Context, path string) (*Prepared, error) {
-	var cfg *push.Config
+	var cfg *Config
 	if path != "" {
 		var err error
-		if cfg, err = push.LoadConfig(path); err != nil {
+		if cfg, err = LoadConfig(path); err != nil {
 			return nil, err
 		}
 	}
 	return prepare(ctx, cfg)
 }
 
-func prepare(ctx context.Context, cfg *push.Config) (*Prepared, error) {
+func prepare(ctx context.Context, cfg *Config) (*Prepared, error) {
 	senders, err := Senders(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -117,7 +117,7 @@ func (p *Prepared) Close() {
 }
 
 // Senders builds one sender per app in cfg (none for a nil cfg).
-func Senders(ctx context.Context, cfg *push.Config) (map[push.Route]push.Sender, error) {
+func Senders(ctx context.Context, cfg *Config) (map[push.Route]push.Sender, error) {
 	out := map[push.Route]push.Sender{}
 	if cfg == nil {
 		return out, nil
@@ -141,7 +141,7 @@ func Senders(ctx context.Context, cfg *push.Config) (map[push.Route]push.Sender,
 	return out, nil
 }
 
-func build(ctx context.Context, cfg *push.Config, a push.AppConfig) (push.Sender, error) {
+func build(ctx context.Context, cfg *Config, a AppConfig) (push.Sender, error) {
 	roots, err := rootCAs(cfg.Path(a.CAFile))
 	if err != nil {
 		return nil, err
@@ -178,7 +178,7 @@ func build(ctx context.Context, cfg *push.Config, a push.AppConfig) (push.Sender
 	return nil, fmt.Errorf("unknown platform %d", a.Platform)
 }
 
-func password(cfg *push.Config, k *push.APNsCredentials) (string, error) {
+func password(cfg *Config, k *APNsCredentials) (string, error) {
 	switch {
 	case k.CertPasswordEnv != "":
 		v, ok := os.LookupEnv(k.CertPasswordEnv)

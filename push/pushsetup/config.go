@@ -1,4 +1,4 @@
-package push
+package pushsetup
 
 import (
 	"bytes"
@@ -9,10 +9,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/trystgw/tryst/push"
 )
 
-// Config is the push configuration file: the apps with their credentials,
-// and optional dispatcher tuning. See LoadConfig for the format.
+// Config is the push configuration file: the apps with their APNs and FCM
+// credential files, and optional dispatcher tuning. See LoadConfig for
+// the format. The file format is start-up's business, so it lives here
+// and not in the push domain.
 type Config struct {
 	Apps       []AppConfig        `json:"apps"`
 	Dispatcher DispatcherSettings `json:"dispatcher"`
@@ -23,10 +27,10 @@ type Config struct {
 
 // AppConfig is one app on one platform with its credentials.
 type AppConfig struct {
-	// ID is the tryst app id, matched against Notification.App. The same
-	// id may appear once per platform.
-	ID       string   `json:"id"`
-	Platform Platform `json:"platform"`
+	// ID is the tryst app id, matched against push.Notification.App. The
+	// same id may appear once per platform.
+	ID       string        `json:"id"`
+	Platform push.Platform `json:"platform"`
 	// Topic is the APNs topic (the app's bundle id). Required for APNs.
 	Topic string           `json:"topic,omitempty"`
 	APNs  *APNsCredentials `json:"apns,omitempty"`
@@ -62,7 +66,7 @@ type FCMCredentials struct {
 	Endpoint string `json:"endpoint,omitempty"`
 }
 
-// DispatcherSettings is the file form of the DispatcherConfig tuning
+// DispatcherSettings is the file form of the push.DispatcherConfig tuning
 // fields; zero fields keep the defaults.
 type DispatcherSettings struct {
 	QueueSize          int      `json:"queue_size,omitempty"`
@@ -79,7 +83,7 @@ type DispatcherSettings struct {
 
 // ApplyTo copies the non-zero settings into the zero fields of c: values
 // set in code win over the file.
-func (s DispatcherSettings) ApplyTo(c *DispatcherConfig) {
+func (s DispatcherSettings) ApplyTo(c *push.DispatcherConfig) {
 	setInt := func(dst *int, v int) {
 		if *dst == 0 {
 			*dst = v
@@ -135,8 +139,8 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
 // LoadConfig reads and validates a push configuration file (JSON). It
-// checks the structure only; the credentials themselves are read by the
-// adapters' constructors (pushsetup.New), which report unreadable or
+// checks the structure only; the credentials themselves are read by
+// Prepare (through the adapters' loaders), which reports unreadable or
 // invalid files. Example:
 //
 //	{
@@ -192,74 +196,98 @@ func ParseConfig(b []byte) (*Config, error) {
 // found.
 func (c *Config) Validate() error {
 	var errs []error
-	seen := map[Route]bool{}
+	seen := map[push.Route]bool{}
 	for i, a := range c.Apps {
 		name := fmt.Sprintf("apps[%d]", i)
 		if a.ID != "" {
 			name = fmt.Sprintf("app %q (%s)", a.ID, a.Platform)
 		}
-		bad := func(format string, args ...any) {
-			errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
-		}
-		if !validAppID(a.ID) {
-			bad("id must be 1 to 64 characters from [A-Za-z0-9._-]")
-		}
-		r := Route{Platform: a.Platform, App: a.ID}
-		if seen[r] && a.ID != "" {
-			bad("listed twice")
-		}
-		seen[r] = true
-		switch a.Platform {
-		case APNs:
-			if a.FCM != nil {
-				bad("fcm credentials on an apns app")
-			}
-			if a.Topic == "" {
-				bad("topic (the bundle id) is required")
-			}
-			k := a.APNs
-			if k == nil {
-				bad("apns credentials are required")
-				continue
-			}
-			switch {
-			case k.KeyFile != "" && k.CertFile != "":
-				bad("set either key_file (token auth) or cert_file (certificate auth), not both")
-			case k.KeyFile != "":
-				if !validAppleID(k.KeyID) {
-					bad("key_id must be the 10-character key identifier")
-				}
-				if !validAppleID(k.TeamID) {
-					bad("team_id must be the 10-character team identifier")
-				}
-				if k.CertPasswordEnv != "" || k.CertPasswordFile != "" {
-					bad("cert_password_* only applies to cert_file")
-				}
-			case k.CertFile != "":
-				if k.KeyID != "" || k.TeamID != "" {
-					bad("key_id/team_id only apply to key_file")
-				}
-				if k.CertPasswordEnv != "" && k.CertPasswordFile != "" {
-					bad("set cert_password_env or cert_password_file, not both")
-				}
-			default:
-				bad("apns credentials need key_file (with key_id and team_id) or cert_file")
-			}
-		case FCM:
-			if a.APNs != nil {
-				bad("apns credentials on an fcm app")
-			}
-			if a.Topic != "" {
-				bad("topic only applies to apns apps")
-			}
-			if a.FCM == nil || a.FCM.ServiceAccountFile == "" {
-				bad("fcm.service_account_file is required")
-			}
-		default:
-			bad("platform must be apns or fcm")
+		for _, problem := range a.problems(seen) {
+			errs = append(errs, fmt.Errorf("%s: %s", name, problem))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// problems lists what is wrong with a; seen holds the routes of the apps
+// before it, and gets a's.
+func (a AppConfig) problems(seen map[push.Route]bool) []string {
+	var bad []string
+	if !validAppID(a.ID) {
+		bad = append(bad, "id must be 1 to 64 characters from [A-Za-z0-9._-]")
+	}
+	r := push.Route{Platform: a.Platform, App: a.ID}
+	if seen[r] && a.ID != "" {
+		bad = append(bad, "listed twice")
+	}
+	seen[r] = true
+	switch a.Platform {
+	case push.APNs:
+		return append(bad, a.apnsProblems()...)
+	case push.FCM:
+		return append(bad, a.fcmProblems()...)
+	}
+	return append(bad, "platform must be apns or fcm")
+}
+
+// apnsProblems lists what is wrong with an APNs app's fields.
+func (a AppConfig) apnsProblems() []string {
+	var bad []string
+	if a.FCM != nil {
+		bad = append(bad, "fcm credentials on an apns app")
+	}
+	if a.Topic == "" {
+		bad = append(bad, "topic (the bundle id) is required")
+	}
+	if a.APNs == nil {
+		return append(bad, "apns credentials are required")
+	}
+	return append(bad, a.APNs.problems()...)
+}
+
+// problems lists what is wrong with APNs credentials: token auth or
+// certificate auth, each with its own fields.
+func (k *APNsCredentials) problems() []string {
+	var bad []string
+	switch {
+	case k.KeyFile != "" && k.CertFile != "":
+		bad = append(bad, "set either key_file (token auth) or cert_file (certificate auth), not both")
+	case k.KeyFile != "":
+		if !validAppleID(k.KeyID) {
+			bad = append(bad, "key_id must be the 10-character key identifier")
+		}
+		if !validAppleID(k.TeamID) {
+			bad = append(bad, "team_id must be the 10-character team identifier")
+		}
+		if k.CertPasswordEnv != "" || k.CertPasswordFile != "" {
+			bad = append(bad, "cert_password_* only applies to cert_file")
+		}
+	case k.CertFile != "":
+		if k.KeyID != "" || k.TeamID != "" {
+			bad = append(bad, "key_id/team_id only apply to key_file")
+		}
+		if k.CertPasswordEnv != "" && k.CertPasswordFile != "" {
+			bad = append(bad, "set cert_password_env or cert_password_file, not both")
+		}
+	default:
+		bad = append(bad, "apns credentials need key_file (with key_id and team_id) or cert_file")
+	}
+	return bad
+}
+
+// fcmProblems lists what is wrong with an FCM app's fields.
+func (a AppConfig) fcmProblems() []string {
+	var bad []string
+	if a.APNs != nil {
+		bad = append(bad, "apns credentials on an fcm app")
+	}
+	if a.Topic != "" {
+		bad = append(bad, "topic only applies to apns apps")
+	}
+	if a.FCM == nil || a.FCM.ServiceAccountFile == "" {
+		bad = append(bad, "fcm.service_account_file is required")
+	}
+	return bad
 }
 
 // Path resolves a file name from the configuration against c.Dir.
