@@ -101,154 +101,241 @@ func (g *PublicGroup) StageCommit(msg *MLSMessage) (*StagedCommit, error) {
 	return sc, nil
 }
 
+// staging is one StageCommit in progress: the commit, what has been
+// learnt about it, and copies of the group state it changes. Its methods
+// are the steps of stage, in order.
+type staging struct {
+	g         *PublicGroup
+	pm        *PublicMessage
+	commit    *Commit
+	sc        *StagedCommit
+	external  bool
+	committer LeafIndex
+	byType    map[ProposalType]int
+
+	tree *RatchetTree
+	idx  *memberIndex
+	ctx  *GroupContext
+	v    *validator
+}
+
+// stage validates the commit in pm and computes the next epoch, step by
+// step: resolve the proposal list, check it (RFC 9420 12.2), apply the
+// proposals to copies of the state, place the committer and merge the
+// path, then derive the next GroupContext and transcript hashes.
 func (g *PublicGroup) stage(pm *PublicMessage) (*StagedCommit, error) {
 	fc := &pm.Content
-	commit := fc.Commit
 	external := fc.Sender.Type == SenderNewMemberCommit
-	committer := LeafIndex(fc.Sender.Index)
-	sc := &StagedCommit{group: g, seq: g.seq, External: external}
-
-	// Resolve the proposal list.
-	byType := map[ProposalType]int{}
-	for _, por := range commit.Proposals {
-		ap := AppliedProposal{Proposal: por.Proposal, Sender: fc.Sender}
-		if por.Proposal == nil {
-			if external {
-				return nil, commitErr("external commit includes a proposal by reference")
-			}
-			pp := g.proposals[string(por.Reference)]
-			if pp == nil {
-				return nil, errorf(ErrUnknownProposal, "stage commit", "proposal reference %x", por.Reference)
-			}
-			ap = AppliedProposal{Proposal: pp.Proposal, Sender: pp.Sender, Ref: pp.Ref}
-		} else if err := g.validateInline(ap.Proposal, fc.Sender); err != nil {
+	st := &staging{
+		g: g, pm: pm, commit: fc.Commit, external: external, committer: LeafIndex(fc.Sender.Index),
+		sc: &StagedCommit{group: g, seq: g.seq, External: external}, byType: map[ProposalType]int{},
+	}
+	for _, step := range []func() error{
+		st.resolveProposals, st.checkProposalList, st.newEpochState,
+		st.applyUpdates, st.applyRemoves, st.applyAdds, st.placeCommitter,
+	} {
+		if err := step(); err != nil {
 			return nil, err
 		}
-		byType[ap.Proposal.Type]++
-		sc.Proposals = append(sc.Proposals, ap)
 	}
+	st.nextContext()
+	return st.sc, nil
+}
 
-	// List rules (RFC 9420 12.2).
-	pathRequired := len(sc.Proposals) == 0 || external
-	touched := map[LeafIndex]bool{}
-	var psks [][]byte
-	for _, ap := range sc.Proposals {
-		p := ap.Proposal
-		switch p.Type {
-		case ProposalUpdate:
-			pathRequired = true
-			if ap.Ref == nil {
-				return nil, commitErr("Update proposal by value")
+// resolveProposals turns the commit's proposal list into the proposals
+// it covers: references are looked up among the epoch's pending
+// proposals, proposals by value are validated.
+func (st *staging) resolveProposals() error {
+	sender := st.pm.Content.Sender
+	for _, por := range st.commit.Proposals {
+		ap := AppliedProposal{Proposal: por.Proposal, Sender: sender}
+		if por.Proposal == nil {
+			if st.external {
+				return commitErr("external commit includes a proposal by reference")
 			}
-			l := LeafIndex(ap.Sender.Index)
-			if !external && l == committer {
-				return nil, commitErr("commit covers the committer's own Update")
+			pp := st.g.proposals[string(por.Reference)]
+			if pp == nil {
+				return errorf(ErrUnknownProposal, "stage commit", "proposal reference %x", por.Reference)
 			}
-			if touched[l] {
-				return nil, commitErr("several Update/Remove proposals for leaf %d", l)
-			}
-			touched[l] = true
-		case ProposalRemove:
-			pathRequired = true
-			l := LeafIndex(p.Removed)
-			if !external && l == committer {
-				return nil, commitErr("commit removes the committer")
-			}
-			if touched[l] {
-				return nil, commitErr("several Update/Remove proposals for leaf %d", l)
-			}
-			touched[l] = true
-		case ProposalPSK:
-			id := p.PSK.Marshal()
-			for _, o := range psks {
-				if bytes.Equal(o, id) {
-					return nil, commitErr("duplicate PreSharedKey proposal")
-				}
-			}
-			psks = append(psks, id)
-		case ProposalReInit:
-			if len(sc.Proposals) != 1 {
-				return nil, commitErr("ReInit together with other proposals")
-			}
-			sc.ReInit = p.ReInit
-		case ProposalExternalInit:
-			pathRequired = true
-			if !external {
-				return nil, commitErr("ExternalInit in a member commit")
-			}
-		case ProposalGroupContextExtensions:
-			pathRequired = true
+			ap = AppliedProposal{Proposal: pp.Proposal, Sender: pp.Sender, Ref: pp.Ref}
+		} else if err := st.g.validateInline(ap.Proposal, sender); err != nil {
+			return err
 		}
+		st.byType[ap.Proposal.Type]++
+		st.sc.Proposals = append(st.sc.Proposals, ap)
 	}
-	if byType[ProposalGroupContextExtensions] > 1 {
-		return nil, commitErr("several GroupContextExtensions proposals")
-	}
-	if external {
-		if byType[ProposalExternalInit] != 1 {
-			return nil, commitErr("external commit must contain exactly one ExternalInit")
-		}
-		if byType[ProposalRemove] > 1 {
-			return nil, commitErr("external commit contains more than one Remove")
-		}
-		for t, n := range byType {
-			if n > 0 && t != ProposalExternalInit && t != ProposalRemove && t != ProposalPSK {
-				return nil, commitErr("external commit contains proposal type %d", t)
-			}
-		}
-	}
-	if pathRequired && commit.Path == nil {
-		return nil, commitErr("path required but absent")
-	}
+	return nil
+}
 
-	// Apply, in order, to copies of the state.
-	tree := g.tree.Clone()
-	idx := g.idx.overlay()
-	ctx := g.ctx.clone()
+// listRules is what checkProposalList learns while walking the list.
+type listRules struct {
+	pathRequired bool
+	touched      map[LeafIndex]bool // leaves with an Update or Remove
+	psks         [][]byte           // PreSharedKey ids seen
+}
+
+// checkProposalList applies the proposal list rules (RFC 9420 12.2) and
+// requires the path when a proposal calls for one.
+func (st *staging) checkProposalList() error {
+	rules := listRules{pathRequired: len(st.sc.Proposals) == 0 || st.external, touched: map[LeafIndex]bool{}}
+	for _, ap := range st.sc.Proposals {
+		if err := st.checkListed(ap, &rules); err != nil {
+			return err
+		}
+	}
+	if st.byType[ProposalGroupContextExtensions] > 1 {
+		return commitErr("several GroupContextExtensions proposals")
+	}
+	if st.external {
+		if err := st.checkExternalList(); err != nil {
+			return err
+		}
+	}
+	if rules.pathRequired && st.commit.Path == nil {
+		return commitErr("path required but absent")
+	}
+	return nil
+}
+
+// checkListed applies the list rules to one covered proposal.
+func (st *staging) checkListed(ap AppliedProposal, rules *listRules) error {
+	p := ap.Proposal
+	switch p.Type {
+	case ProposalUpdate:
+		rules.pathRequired = true
+		if ap.Ref == nil {
+			return commitErr("Update proposal by value")
+		}
+		l := LeafIndex(ap.Sender.Index)
+		if !st.external && l == st.committer {
+			return commitErr("commit covers the committer's own Update")
+		}
+		return rules.touch(l)
+	case ProposalRemove:
+		rules.pathRequired = true
+		l := LeafIndex(p.Removed)
+		if !st.external && l == st.committer {
+			return commitErr("commit removes the committer")
+		}
+		return rules.touch(l)
+	case ProposalPSK:
+		return rules.addPSK(p.PSK.Marshal())
+	case ProposalReInit:
+		if len(st.sc.Proposals) != 1 {
+			return commitErr("ReInit together with other proposals")
+		}
+		st.sc.ReInit = p.ReInit
+	case ProposalExternalInit:
+		rules.pathRequired = true
+		if !st.external {
+			return commitErr("ExternalInit in a member commit")
+		}
+	case ProposalGroupContextExtensions:
+		rules.pathRequired = true
+	}
+	return nil
+}
+
+// touch records an Update or Remove of leaf l; a leaf may have one.
+func (r *listRules) touch(l LeafIndex) error {
+	if r.touched[l] {
+		return commitErr("several Update/Remove proposals for leaf %d", l)
+	}
+	r.touched[l] = true
+	return nil
+}
+
+// addPSK records a PreSharedKey id; each may appear once.
+func (r *listRules) addPSK(id []byte) error {
+	for _, o := range r.psks {
+		if bytes.Equal(o, id) {
+			return commitErr("duplicate PreSharedKey proposal")
+		}
+	}
+	r.psks = append(r.psks, id)
+	return nil
+}
+
+// checkExternalList applies the rules of an external commit's list:
+// exactly one ExternalInit, at most one Remove, and PreSharedKeys.
+func (st *staging) checkExternalList() error {
+	if st.byType[ProposalExternalInit] != 1 {
+		return commitErr("external commit must contain exactly one ExternalInit")
+	}
+	if st.byType[ProposalRemove] > 1 {
+		return commitErr("external commit contains more than one Remove")
+	}
+	for t, n := range st.byType {
+		if n > 0 && t != ProposalExternalInit && t != ProposalRemove && t != ProposalPSK {
+			return commitErr("external commit contains proposal type %d", t)
+		}
+	}
+	return nil
+}
+
+// newEpochState copies the state the proposals change and builds the
+// validator of the new epoch, whose extensions a GroupContextExtensions
+// proposal sets.
+func (st *staging) newEpochState() error {
+	st.tree, st.idx, st.ctx = st.g.tree.Clone(), st.g.idx.overlay(), st.g.ctx.clone()
 	// GroupContextExtensions proposals were checked against g.idx by
 	// validateProposal (on receipt, or in validateInline for inline ones).
-	for _, ap := range sc.Proposals {
+	for _, ap := range st.sc.Proposals {
 		if ap.Proposal.Type == ProposalGroupContextExtensions {
-			ctx.Extensions = ap.Proposal.Extensions
+			st.ctx.Extensions = ap.Proposal.Extensions
 		}
 	}
-	v, err := g.validator(idx, ctx.Extensions)
-	if err != nil {
-		return nil, err
-	}
-	for _, ap := range sc.Proposals {
+	v, err := st.g.validator(st.idx, st.ctx.Extensions)
+	st.v = v
+	return err
+}
+
+// applyUpdates replaces the leaves of Update proposals.
+func (st *staging) applyUpdates() error {
+	for _, ap := range st.sc.Proposals {
 		if ap.Proposal.Type != ProposalUpdate {
 			continue
 		}
 		l := LeafIndex(ap.Sender.Index)
-		old := tree.Leaf(l)
+		old := st.tree.Leaf(l)
 		if old == nil {
-			return nil, commitErr("Update from removed leaf %d", l)
+			return commitErr("Update from removed leaf %d", l)
 		}
-		idx.remove(l, old)
-		if err := v.leafContent(ap.Proposal.LeafNode, LeafNodeSourceUpdate, l); err != nil {
-			return nil, err
+		st.idx.remove(l, old)
+		if err := st.v.leafContent(ap.Proposal.LeafNode, LeafNodeSourceUpdate, l); err != nil {
+			return err
 		}
-		if err := v.leafWithMembers(ap.Proposal.LeafNode, old); err != nil {
-			return nil, err
+		if err := st.v.leafWithMembers(ap.Proposal.LeafNode, old); err != nil {
+			return err
 		}
-		tree.updateLeaf(l, ap.Proposal.LeafNode)
-		idx.add(l, ap.Proposal.LeafNode)
-		sc.Updated = append(sc.Updated, l)
+		st.tree.updateLeaf(l, ap.Proposal.LeafNode)
+		st.idx.add(l, ap.Proposal.LeafNode)
+		st.sc.Updated = append(st.sc.Updated, l)
 	}
-	for _, ap := range sc.Proposals {
+	return nil
+}
+
+// applyRemoves blanks the leaves of Remove proposals.
+func (st *staging) applyRemoves() error {
+	for _, ap := range st.sc.Proposals {
 		if ap.Proposal.Type != ProposalRemove {
 			continue
 		}
 		l := LeafIndex(ap.Proposal.Removed)
-		old := tree.Leaf(l)
+		old := st.tree.Leaf(l)
 		if old == nil {
-			return nil, commitErr("Remove of blank leaf %d", l)
+			return commitErr("Remove of blank leaf %d", l)
 		}
-		idx.remove(l, old)
-		tree.removeLeaf(l)
-		sc.Removed = append(sc.Removed, l)
+		st.idx.remove(l, old)
+		st.tree.removeLeaf(l)
+		st.sc.Removed = append(st.sc.Removed, l)
 	}
-	for _, ap := range sc.Proposals {
+	return nil
+}
+
+// applyAdds places the members of Add proposals.
+func (st *staging) applyAdds() error {
+	for _, ap := range st.sc.Proposals {
 		if ap.Proposal.Type != ProposalAdd {
 			continue
 		}
@@ -256,56 +343,64 @@ func (g *PublicGroup) stage(pm *PublicMessage) (*StagedCommit, error) {
 		// The KeyPackage itself was validated on receipt (by reference)
 		// or in validateInline (by value); check it against the members
 		// and the new epoch's required capabilities here.
-		if err := supportsRequired(&kp.LeafNode.Capabilities, v.required); err != nil {
-			return nil, wrap(ErrInvalidProposal, "Add", err)
+		if err := supportsRequired(&kp.LeafNode.Capabilities, st.v.required); err != nil {
+			return wrap(ErrInvalidProposal, "Add", err)
 		}
-		if err := v.leafWithMembers(&kp.LeafNode, nil); err != nil {
-			return nil, wrap(ErrInvalidProposal, "Add", err)
+		if err := st.v.leafWithMembers(&kp.LeafNode, nil); err != nil {
+			return wrap(ErrInvalidProposal, "Add", err)
 		}
-		l := tree.addLeaf(&kp.LeafNode)
-		idx.add(l, &kp.LeafNode)
+		l := st.tree.addLeaf(&kp.LeafNode)
+		st.idx.add(l, &kp.LeafNode)
 		ref, _ := kp.Ref()
-		sc.Added = append(sc.Added, l)
-		sc.AddedKeyPackageRefs = append(sc.AddedKeyPackageRefs, ref)
+		st.sc.Added = append(st.sc.Added, l)
+		st.sc.AddedKeyPackageRefs = append(st.sc.AddedKeyPackageRefs, ref)
 	}
+	return nil
+}
 
-	// The committer's leaf and the path.
-	if external {
-		l, ok := tree.leftmostFreeLeaf()
+// placeCommitter finds the committer's leaf (for an external commit, the
+// leaf the joiner takes) and merges the UpdatePath there.
+func (st *staging) placeCommitter() error {
+	path := st.commit.Path
+	if st.external {
+		l, ok := st.tree.leftmostFreeLeaf()
 		if !ok {
-			l = LeafIndex(tree.nLeaves)
-			tree.extend()
+			l = LeafIndex(st.tree.nLeaves)
+			st.tree.extend()
 		}
-		committer = l
-		if err := tree.applyUpdatePath(v, l, commit.Path, sc.Added, nil); err != nil {
-			return nil, err
+		st.committer = l
+		if err := st.tree.applyUpdatePath(st.v, l, path, st.sc.Added, nil); err != nil {
+			return err
 		}
-		idx.add(l, &commit.Path.LeafNode)
+		st.idx.add(l, &path.LeafNode)
 	} else {
-		old := tree.Leaf(committer)
+		old := st.tree.Leaf(st.committer)
 		if old == nil {
-			return nil, commitErr("committer leaf %d is blank", committer)
+			return commitErr("committer leaf %d is blank", st.committer)
 		}
-		if commit.Path != nil {
-			idx.remove(committer, old)
-			if err := tree.applyUpdatePath(v, committer, commit.Path, sc.Added, old); err != nil {
-				return nil, err
+		if path != nil {
+			st.idx.remove(st.committer, old)
+			if err := st.tree.applyUpdatePath(st.v, st.committer, path, st.sc.Added, old); err != nil {
+				return err
 			}
-			idx.add(committer, &commit.Path.LeafNode)
+			st.idx.add(st.committer, &path.LeafNode)
 		}
 	}
-	sc.Committer = committer
-	sc.HasPath = commit.Path != nil
+	st.sc.Committer = st.committer
+	st.sc.HasPath = path != nil
+	return nil
+}
 
-	// The next GroupContext and transcript hashes.
-	ac := pm.AuthenticatedContent()
+// nextContext derives the next GroupContext and transcript hashes and
+// puts the new state in the StagedCommit.
+func (st *staging) nextContext() {
+	g, pm, sc, ctx := st.g, st.pm, st.sc, st.ctx
 	ctx.Epoch++
-	ctx.TreeHash = tree.TreeHash()
-	ctx.ConfirmedTranscriptHash = ConfirmedTranscriptHash(g.suite, g.interim, ac)
+	ctx.TreeHash = st.tree.TreeHash()
+	ctx.ConfirmedTranscriptHash = ConfirmedTranscriptHash(g.suite, g.interim, pm.AuthenticatedContent())
 	sc.interim = InterimTranscriptHash(g.suite, ctx.ConfirmedTranscriptHash, pm.Auth.ConfirmationTag)
 	sc.confirmationTag = pm.Auth.ConfirmationTag
-	sc.ctx, sc.tree, sc.idx = ctx, tree, idx
-	return sc, nil
+	sc.ctx, sc.tree, sc.idx = ctx, st.tree, st.idx
 }
 
 // validateInline checks a proposal included by value in a commit.

@@ -65,20 +65,9 @@ func NewPublicGroup(gi *GroupInfo, tree *RatchetTree, opts ...Option) (*PublicGr
 	if !cs.Supported() {
 		return nil, errorf(ErrUnsupported, op, "cipher suite %d", cs)
 	}
-	if tree == nil {
-		e := findExtension(gi.Extensions, ExtensionRatchetTree)
-		if e == nil {
-			return nil, errorf(ErrInvalidTree, op, "no ratchet tree given and no ratchet_tree extension")
-		}
-		var err error
-		if tree, err = DecodeRatchetTree(cs, e.Data); err != nil {
-			return nil, wrap(ErrMalformed, op, err)
-		}
-	} else {
-		if tree.suite != cs {
-			return nil, errorf(ErrInvalidTree, op, "tree cipher suite %d, group %d", tree.suite, cs)
-		}
-		tree = tree.Clone()
+	tree, err := groupInfoTree(gi, tree)
+	if err != nil {
+		return nil, err
 	}
 	if !bytes.Equal(tree.TreeHash(), gc.TreeHash) {
 		return nil, errorf(ErrInvalidTree, op, "tree hash does not match the GroupContext")
@@ -111,6 +100,28 @@ func NewPublicGroup(gi *GroupInfo, tree *RatchetTree, opts ...Option) (*PublicGr
 		idx:             idx,
 		proposals:       map[string]*PendingProposal{},
 	}, nil
+}
+
+// groupInfoTree returns a copy of the tree given for gi, or the tree of
+// gi's ratchet_tree extension when none is given.
+func groupInfoTree(gi *GroupInfo, tree *RatchetTree) (*RatchetTree, error) {
+	const op = "new public group"
+	cs := gi.GroupContext.CipherSuite
+	if tree != nil {
+		if tree.suite != cs {
+			return nil, errorf(ErrInvalidTree, op, "tree cipher suite %d, group %d", tree.suite, cs)
+		}
+		return tree.Clone(), nil
+	}
+	e := findExtension(gi.Extensions, ExtensionRatchetTree)
+	if e == nil {
+		return nil, errorf(ErrInvalidTree, op, "no ratchet tree given and no ratchet_tree extension")
+	}
+	tree, err := DecodeRatchetTree(cs, e.Data)
+	if err != nil {
+		return nil, wrap(ErrMalformed, op, err)
+	}
+	return tree, nil
 }
 
 func externalSenders(exts []Extension) ([]ExternalSender, error) {
@@ -193,14 +204,28 @@ func (g *PublicGroup) publicContent(msg *MLSMessage, want ContentType) (*PublicM
 	if want == ContentCommit && len(pm.Auth.ConfirmationTag) != nh {
 		return nil, errorf(ErrInvalidMessage, op, "confirmation tag of %d bytes, want %d", len(pm.Auth.ConfirmationTag), nh)
 	}
-	var key []byte
+	key, err := g.senderKey(fc, want)
+	if err != nil {
+		return nil, err
+	}
+	ac := pm.AuthenticatedContent()
+	if err := ac.VerifySignature(g.suite, key, g.ctx); err != nil {
+		return nil, wrap(ErrInvalidSignature, op, err)
+	}
+	return pm, nil
+}
+
+// senderKey returns the signature key of fc's sender, checking that the
+// sender may send content of type want.
+func (g *PublicGroup) senderKey(fc *FramedContent, want ContentType) ([]byte, error) {
+	const op = "verify message"
 	switch fc.Sender.Type {
 	case SenderMember:
 		ln := g.tree.Leaf(LeafIndex(fc.Sender.Index))
 		if ln == nil {
 			return nil, errorf(ErrInvalidMessage, op, "sender leaf %d is not a member", fc.Sender.Index)
 		}
-		key = ln.SignatureKey
+		return ln.SignatureKey, nil
 	case SenderExternal:
 		if want != ContentProposal {
 			return nil, errorf(ErrInvalidMessage, op, "external sender may only send proposals")
@@ -212,23 +237,19 @@ func (g *PublicGroup) publicContent(msg *MLSMessage, want ContentType) (*PublicM
 		if int64(fc.Sender.Index) >= int64(len(es)) {
 			return nil, errorf(ErrInvalidMessage, op, "external sender index %d out of range", fc.Sender.Index)
 		}
-		key = es[fc.Sender.Index].SignatureKey
+		return es[fc.Sender.Index].SignatureKey, nil
 	case SenderNewMemberProposal:
 		if want != ContentProposal || fc.Proposal.Type != ProposalAdd {
 			return nil, errorf(ErrInvalidMessage, op, "new_member_proposal sender may only send Add proposals")
 		}
-		key = fc.Proposal.KeyPackage.LeafNode.SignatureKey
+		return fc.Proposal.KeyPackage.LeafNode.SignatureKey, nil
 	case SenderNewMemberCommit:
 		if want != ContentCommit || fc.Commit.Path == nil {
 			return nil, errorf(ErrInvalidMessage, op, "new_member_commit sender must send a commit with a path")
 		}
-		key = fc.Commit.Path.LeafNode.SignatureKey
+		return fc.Commit.Path.LeafNode.SignatureKey, nil
 	}
-	ac := pm.AuthenticatedContent()
-	if err := ac.VerifySignature(g.suite, key, g.ctx); err != nil {
-		return nil, wrap(ErrInvalidSignature, op, err)
-	}
-	return pm, nil
+	return nil, nil // an unknown sender type: the signature check fails
 }
 
 // ProcessProposal verifies a proposal sent as a PublicMessage (signature

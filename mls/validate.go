@@ -159,8 +159,23 @@ func (t *RatchetTree) validate(groupID []byte, opts *ValidateTreeOptions) (*memb
 	if opts != nil {
 		v.required = opts.RequiredCapabilities
 	}
+	idx, err := t.indexLeaves(v)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.checkEncryptionKeysUnique(); err != nil {
+		return nil, err
+	}
+	if err := t.checkCredentialsSupported(idx); err != nil {
+		return nil, err
+	}
+	return idx, nil
+}
+
+// indexLeaves validates every leaf's content and indexes the members,
+// refusing a signature key held twice.
+func (t *RatchetTree) indexLeaves(v *validator) (*memberIndex, error) {
 	idx := newMemberIndex()
-	hpkeKeys := map[string]bool{}
 	var err error
 	t.Members(func(l LeafIndex, ln *LeafNode) bool {
 		if err = v.leafContent(ln, ln.Source, l); err != nil {
@@ -174,9 +189,13 @@ func (t *RatchetTree) validate(groupID []byte, opts *ValidateTreeOptions) (*memb
 		idx.add(l, ln)
 		return true
 	})
-	if err != nil {
-		return nil, err
-	}
+	return idx, err
+}
+
+// checkEncryptionKeysUnique refuses an HPKE encryption key held by two
+// nodes, leaf or parent.
+func (t *RatchetTree) checkEncryptionKeysUnique() error {
+	hpkeKeys := map[string]bool{}
 	w := t.width()
 	for x := NodeIndex(0); uint32(x) < w; x++ {
 		e := t.get(x)
@@ -190,11 +209,17 @@ func (t *RatchetTree) validate(groupID []byte, opts *ValidateTreeOptions) (*memb
 			continue
 		}
 		if hpkeKeys[string(k)] {
-			return nil, errorf(ErrInvalidTree, "validate tree", "duplicate encryption key at node %d", x)
+			return errorf(ErrInvalidTree, "validate tree", "duplicate encryption key at node %d", x)
 		}
 		hpkeKeys[string(k)] = true
 	}
-	// Credential compatibility between all members.
+	return nil
+}
+
+// checkCredentialsSupported checks credential compatibility between all
+// members: every member supports every member's credential type.
+func (t *RatchetTree) checkCredentialsSupported(idx *memberIndex) error {
+	var err error
 	t.Members(func(l LeafIndex, ln *LeafNode) bool {
 		if !idx.allSupportCredential(ln.Credential.Type) {
 			err = errorf(ErrInvalidTree, "validate tree", "credential type %d of leaf %d not supported by all members", ln.Credential.Type, l)
@@ -202,8 +227,5 @@ func (t *RatchetTree) validate(groupID []byte, opts *ValidateTreeOptions) (*memb
 		}
 		return true
 	})
-	if err != nil {
-		return nil, err
-	}
-	return idx, nil
+	return err
 }
