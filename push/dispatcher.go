@@ -313,6 +313,24 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	if d.pending.Load() == 0 {
 		d.markDrained()
 	}
+	d.drain(ctx)
+	close(d.stopping)
+	d.waitWorkers(ctx)
+	d.abort()
+	for _, s := range d.senders {
+		if c, ok := s.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				d.log.Warn("push: closing sender", "err", err)
+			}
+		}
+	}
+	return d.closeErr
+}
+
+// drain waits until every accepted notification has a Result, abandoning
+// at once the retries due after ctx's deadline; when ctx ends first, it
+// cancels the sends and abandons every delayed retry.
+func (d *Dispatcher) drain(ctx context.Context) {
 	if dl, ok := ctx.Deadline(); ok {
 		d.deadline.Store(&dl)
 		for _, l := range d.lanes {
@@ -330,16 +348,21 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		d.closeErr = fmt.Errorf("push: close: %d notifications unfinished: %w", left, ctx.Err())
 		d.log.Warn("push: dispatcher drain deadline hit, abandoning unfinished notifications", "unfinished", left)
 	}
-	close(d.stopping)
+}
+
+// waitWorkers waits for the workers to return; once ctx ends it cancels
+// the sends and gives the Senders abortGrace more.
+func (d *Dispatcher) waitWorkers(ctx context.Context) {
 	workersDone := make(chan struct{})
 	go func() { d.wg.Wait(); close(workersDone) }()
 	select {
 	case <-workersDone:
 	case <-ctx.Done():
-		// Sends were cancelled (above, or now): give Senders a moment
+		// Sends were cancelled (by drain, or now): give Senders a moment
 		// to return, but do not hang on one that ignores its context.
 		d.abort()
 		t := time.NewTimer(abortGrace)
+		defer t.Stop()
 		select {
 		case <-workersDone:
 		case <-t.C:
@@ -348,17 +371,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 				d.closeErr = fmt.Errorf("push: close: sends still running: %w", ctx.Err())
 			}
 		}
-		t.Stop()
 	}
-	d.abort()
-	for _, s := range d.senders {
-		if c, ok := s.(io.Closer); ok {
-			if err := c.Close(); err != nil {
-				d.log.Warn("push: closing sender", "err", err)
-			}
-		}
-	}
-	return d.closeErr
 }
 
 func (d *Dispatcher) markDrained() { d.drainOne.Do(func() { close(d.drained) }) }

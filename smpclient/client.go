@@ -356,16 +356,9 @@ func diagnose(ctx context.Context, addr ServerAddress, hostport string, cfg Conf
 // hello reads the server hello, negotiates the version and sends the
 // client hello (§2.2, §2.3).
 func (c *Client) hello(cs tls.ConnectionState) error {
-	if err := readBlock(c.br, &c.rblock); err != nil {
-		return &HandshakeError{Reason: "parse", Err: fmt.Errorf("reading server hello: %w", err)}
-	}
-	content, err := Unpad(c.rblock[:])
+	sh, err := c.readServerHello()
 	if err != nil {
-		return &HandshakeError{Reason: "parse", Err: err}
-	}
-	sh, err := ParseServerHello(content)
-	if err != nil {
-		return &HandshakeError{Reason: "parse", Err: err}
+		return err
 	}
 	cfg := c.cfg
 	c.info.ServerMin, c.info.ServerMax = sh.MinVersion, sh.MaxVersion
@@ -373,29 +366,62 @@ func (c *Client) hello(cs tls.ConnectionState) error {
 	if v < max(cfg.MinVersion, sh.MinVersion) {
 		return &VersionError{ServerMin: sh.MinVersion, ServerMax: sh.MaxVersion, ClientMin: cfg.MinVersion, ClientMax: cfg.MaxVersion, ALPN: cs.NegotiatedProtocol}
 	}
-	// Under TLS 1.2 Go exposes tls-unique, so do the reference's check;
-	// under TLS 1.3 it cannot be computed and the server's value is used.
-	if cs.TLSUnique != nil && !bytes.Equal(cs.TLSUnique, sh.SessionID) {
-		return &HandshakeError{Reason: "session", Err: errors.New("session id differs from tls-unique")}
-	}
-	if len(sh.CertChain) < MinCertChain || KeyHashOf(sh.CertChain[1]) != c.info.Server.KeyHash {
-		return &HandshakeError{Reason: "bad_auth", Err: errors.New("certificate chain in the server hello does not match the key hash")}
-	}
-	sk, err := ParseSignedKey(sh.SignedKey)
+	sk, err := c.authenticateServer(cs, sh)
 	if err != nil {
-		return &HandshakeError{Reason: "bad_auth", Err: err}
-	}
-	if len(cs.PeerCertificates) == 0 || !sk.Verify(cs.PeerCertificates[0].PublicKey) {
-		return &HandshakeError{Reason: "bad_auth", Err: errors.New("server session key is not signed by the TLS certificate")}
+		return err
 	}
 	copy(c.serverKey[:], sk.Key.raw)
 	c.version = v
 	c.sessionID = bytes.Clone(sh.SessionID)
 	c.info.Version, c.info.SessionID = v, c.sessionID
+	return c.sendClientHello(v, sk)
+}
 
+// readServerHello reads and parses the server's hello block.
+func (c *Client) readServerHello() (ServerHello, error) {
+	if err := readBlock(c.br, &c.rblock); err != nil {
+		return ServerHello{}, &HandshakeError{Reason: "parse", Err: fmt.Errorf("reading server hello: %w", err)}
+	}
+	content, err := Unpad(c.rblock[:])
+	if err != nil {
+		return ServerHello{}, &HandshakeError{Reason: "parse", Err: err}
+	}
+	sh, err := ParseServerHello(content)
+	if err != nil {
+		return ServerHello{}, &HandshakeError{Reason: "parse", Err: err}
+	}
+	return sh, nil
+}
+
+// authenticateServer checks the server hello against the TLS session:
+// the session id, the certificate chain's key hash, and the session key's
+// signature by the TLS certificate. It returns the signed session key.
+func (c *Client) authenticateServer(cs tls.ConnectionState, sh ServerHello) (SignedKey, error) {
+	// Under TLS 1.2 Go exposes tls-unique, so do the reference's check;
+	// under TLS 1.3 it cannot be computed and the server's value is used.
+	if cs.TLSUnique != nil && !bytes.Equal(cs.TLSUnique, sh.SessionID) {
+		return SignedKey{}, &HandshakeError{Reason: "session", Err: errors.New("session id differs from tls-unique")}
+	}
+	if len(sh.CertChain) < MinCertChain || KeyHashOf(sh.CertChain[1]) != c.info.Server.KeyHash {
+		return SignedKey{}, &HandshakeError{Reason: "bad_auth", Err: errors.New("certificate chain in the server hello does not match the key hash")}
+	}
+	sk, err := ParseSignedKey(sh.SignedKey)
+	if err != nil {
+		return SignedKey{}, &HandshakeError{Reason: "bad_auth", Err: err}
+	}
+	if len(cs.PeerCertificates) == 0 || !sk.Verify(cs.PeerCertificates[0].PublicKey) {
+		return SignedKey{}, &HandshakeError{Reason: "bad_auth", Err: errors.New("server session key is not signed by the TLS certificate")}
+	}
+	return sk, nil
+}
+
+// sendClientHello sends the client hello for version v and, when block
+// encryption is on, sets up the block codecs from a fresh client key and
+// the server's session key sk.
+func (c *Client) sendClientHello(v uint16, sk SignedKey) error {
 	ch := ClientHello{Version: v, KeyHash: c.info.Server.KeyHash}
 	var clientKey *PrivateKey
-	if cfg.BlockEncryption && v >= versionBlockEncryption {
+	if c.cfg.BlockEncryption && v >= versionBlockEncryption {
 		clientKey, _ = GenerateKey(X25519)
 		pub := clientKey.Public()
 		ch.ClientKey = &pub

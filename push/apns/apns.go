@@ -14,6 +14,7 @@ package apns
 //lint:file-ignore SA1019 one x/net/http2 Transport per connection gives a fixed pool of HTTP/2 connections per host (apns2 builds on the same package); net/http's Transport keeps one connection per host.
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -113,55 +114,63 @@ func New(cfg Config) (*Sender, error) {
 	}
 	tlsConf := &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
 	s := &Sender{app: cfg.App, topic: cfg.Topic, now: time.Now}
-	switch {
-	case cfg.Key != nil && cfg.Certificate != nil:
-		return nil, fmt.Errorf("%s: set a signing key or a certificate, not both", where)
-	case cfg.Key != nil:
-		if cfg.KeyID == "" || cfg.TeamID == "" {
-			return nil, fmt.Errorf("%s: token auth needs the key id and the team id", where)
-		}
-		if cfg.Key.Curve != elliptic.P256() {
-			return nil, fmt.Errorf("%s: signing key %s is not a P-256 (ES256) key", where, cfg.KeyID)
-		}
-		s.tok = &token.Token{AuthKey: cfg.Key, KeyID: cfg.KeyID, TeamID: cfg.TeamID}
-		if _, err := s.tok.Generate(); err != nil {
-			return nil, fmt.Errorf("%s: signing a provider token with key %s: %w", where, cfg.KeyID, err)
-		}
-		s.issued.Store(s.tok.IssuedAt)
-	case cfg.Certificate != nil:
-		if err := checkCertificate(cfg.Certificate, time.Now()); err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-		tlsConf.Certificates = []tls.Certificate{*cfg.Certificate}
-	default:
-		return nil, fmt.Errorf("%s: no credentials (signing key or certificate)", where)
+	if err := s.authenticate(cfg, tlsConf); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	refresh := cfg.TokenRefresh
 	if refresh <= 0 {
 		refresh = DefaultTokenRefresh
 	}
 	s.refresh = int64(refresh / time.Second)
-
-	prodURL, devURL := cfg.ProductionURL, cfg.DevelopmentURL
-	if prodURL == "" {
-		prodURL = ProductionURL
-	}
-	if devURL == "" {
-		devURL = DevelopmentURL
-	}
+	prodURL, devURL := cmp.Or(cfg.ProductionURL, ProductionURL), cmp.Or(cfg.DevelopmentURL, DevelopmentURL)
 	for _, u := range []string{prodURL, devURL} {
 		if !strings.HasPrefix(u, "https://") {
 			return nil, fmt.Errorf("%s: host %q must be an https:// URL", where, u)
 		}
 	}
+	s.connect(cfg, tlsConf, prodURL, devURL)
+	return s, nil
+}
+
+// authenticate sets up token auth (checking the key by signing a first
+// JWT) or certificate auth (checking the certificate's validity period).
+func (s *Sender) authenticate(cfg Config, tlsConf *tls.Config) error {
+	switch {
+	case cfg.Key != nil && cfg.Certificate != nil:
+		return errors.New("set a signing key or a certificate, not both")
+	case cfg.Key != nil:
+		if cfg.KeyID == "" || cfg.TeamID == "" {
+			return errors.New("token auth needs the key id and the team id")
+		}
+		if cfg.Key.Curve != elliptic.P256() {
+			return fmt.Errorf("signing key %s is not a P-256 (ES256) key", cfg.KeyID)
+		}
+		s.tok = &token.Token{AuthKey: cfg.Key, KeyID: cfg.KeyID, TeamID: cfg.TeamID}
+		if _, err := s.tok.Generate(); err != nil {
+			return fmt.Errorf("signing a provider token with key %s: %w", cfg.KeyID, err)
+		}
+		s.issued.Store(s.tok.IssuedAt)
+	case cfg.Certificate != nil:
+		if err := checkCertificate(cfg.Certificate, time.Now()); err != nil {
+			return err
+		}
+		tlsConf.Certificates = []tls.Certificate{*cfg.Certificate}
+	default:
+		return errors.New("no credentials (signing key or certificate)")
+	}
+	return nil
+}
+
+// connect builds cfg.Connections HTTP/2 transports, each with an apns2
+// client per host; connections are dialled on first use.
+func (s *Sender) connect(cfg Config, tlsConf *tls.Config, prodURL, devURL string) {
 	conns := cfg.Connections
 	if conns <= 0 {
 		conns = DefaultConnections
 	}
 	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 20 * time.Second, KeepAlive: 15 * time.Second}}
 	for range conns {
-		// Each transport holds its own connection per host; connections
-		// are dialled on first use.
+		// Each transport holds its own connection per host.
 		tr := &http2.Transport{
 			TLSClientConfig: tlsConf,
 			DialTLSContext: func(ctx context.Context, network, addr string, c *tls.Config) (net.Conn, error) {
@@ -186,7 +195,6 @@ func New(cfg Config) (*Sender, error) {
 		s.prod = append(s.prod, mk(prodURL))
 		s.dev = append(s.dev, mk(devURL))
 	}
-	return s, nil
 }
 
 // Provider returns "apns".
@@ -216,6 +224,21 @@ func (s *Sender) Send(ctx context.Context, n *push.Notification) (string, error)
 		return "", &push.Error{Class: push.ClassPayload, Reason: push.ReasonPayloadTooLarge, Provider: Provider,
 			Message: fmt.Sprintf("payload is %d bytes, limit %d", len(payload), MaxPayload)}
 	}
+	clients := s.prod
+	if n.Environment == push.Development {
+		clients = s.dev
+	}
+	c := clients[int(s.next.Add(1))%len(clients)]
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
+	return s.push(ctx, c, s.toAPNs(n, payload))
+}
+
+// toAPNs is n as apns2 sends it.
+func (s *Sender) toAPNs(n *push.Notification, payload []byte) *apns2.Notification {
 	an := &apns2.Notification{
 		DeviceToken: n.Token.String(),
 		Topic:       s.topic,
@@ -231,16 +254,12 @@ func (s *Sender) Send(ctx context.Context, n *push.Notification) (string, error)
 	} else if n.Priority.Effective(n.Kind) == push.PriorityNormal {
 		an.Priority = apns2.PriorityLow
 	}
-	clients := s.prod
-	if n.Environment == push.Development {
-		clients = s.dev
-	}
-	c := clients[int(s.next.Add(1))%len(clients)]
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
-		defer cancel()
-	}
+	return an
+}
+
+// push sends an through c, once more with a new JWT if APNs says the one
+// used expired, and classifies the outcome.
+func (s *Sender) push(ctx context.Context, c *apns2.Client, an *apns2.Notification) (string, error) {
 	used := s.freshToken()
 	for try := 0; ; try++ {
 		var ra retryAfter

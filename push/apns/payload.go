@@ -15,7 +15,14 @@ func buildPayload(n *push.Notification) []byte {
 		size += len(k) + len(v) + 6
 	}
 	b := make([]byte, 0, size)
-	b = append(b, `{"aps":{`...)
+	b = appendAps(append(b, '{'), n)
+	b = appendData(b, n.Data)
+	return append(b, '}')
+}
+
+// appendAps appends the "aps" dictionary.
+func appendAps(b []byte, n *push.Notification) []byte {
+	b = append(b, `"aps":{`...)
 	first := true
 	sep := func() {
 		if !first {
@@ -29,19 +36,7 @@ func buildPayload(n *push.Notification) []byte {
 	} else {
 		if n.Alert.Title != "" || n.Alert.Body != "" {
 			sep()
-			b = append(b, `"alert":{`...)
-			if n.Alert.Title != "" {
-				b = append(b, `"title":`...)
-				b = appendString(b, n.Alert.Title)
-				if n.Alert.Body != "" {
-					b = append(b, ',')
-				}
-			}
-			if n.Alert.Body != "" {
-				b = append(b, `"body":`...)
-				b = appendString(b, n.Alert.Body)
-			}
-			b = append(b, '}')
+			b = appendAlert(b, n.Alert)
 		}
 		if n.Alert.Sound != "" {
 			sep()
@@ -53,24 +48,45 @@ func buildPayload(n *push.Notification) []byte {
 		sep()
 		b = append(b, `"mutable-content":1`...)
 	}
-	b = append(b, '}')
-	switch len(n.Data) {
+	return append(b, '}')
+}
+
+// appendAlert appends the "alert" dictionary of a non-empty alert.
+func appendAlert(b []byte, a push.AlertContent) []byte {
+	b = append(b, `"alert":{`...)
+	if a.Title != "" {
+		b = append(b, `"title":`...)
+		b = appendString(b, a.Title)
+		if a.Body != "" {
+			b = append(b, ',')
+		}
+	}
+	if a.Body != "" {
+		b = append(b, `"body":`...)
+		b = appendString(b, a.Body)
+	}
+	return append(b, '}')
+}
+
+// appendData appends the custom keys, sorted.
+func appendData(b []byte, data map[string]string) []byte {
+	switch len(data) {
 	case 0:
 	case 1:
-		for k, v := range n.Data {
+		for k, v := range data {
 			b = appendPair(b, k, v)
 		}
 	default:
-		keys := make([]string, 0, len(n.Data))
-		for k := range n.Data {
+		keys := make([]string, 0, len(data))
+		for k := range data {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			b = appendPair(b, k, n.Data[k])
+			b = appendPair(b, k, data[k])
 		}
 	}
-	return append(b, '}')
+	return b
 }
 
 func appendPair(b []byte, k, v string) []byte {

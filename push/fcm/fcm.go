@@ -542,7 +542,29 @@ const (
 func Classify(status int, header http.Header, body []byte) *push.Error {
 	var ge googleError
 	_ = json.Unmarshal(body, &ge)
-	fcmCode, info, tokenBlamed := "", "", false
+	fcmCode, info, tokenBlamed := ge.details()
+	e := &push.Error{Provider: Provider, Status: status, Message: ge.Error.Message}
+	e.ProviderReason = fcmCode
+	if e.ProviderReason == "" {
+		e.ProviderReason = ge.Error.Status
+	}
+	if info != "" {
+		e.ProviderReason += "/" + info
+	}
+	code := fcmCode
+	if code == "" || code == "UNSPECIFIED_ERROR" && ge.Error.Status != "" {
+		code = ge.Error.Status
+	}
+	e.Class, e.Reason = classifyCode(code, status, ge.Error.Message, tokenBlamed)
+	if e.Class == push.ClassRetryable && header != nil {
+		e.RetryAfter = push.ParseRetryAfter(header.Get("Retry-After"), time.Now())
+	}
+	return e
+}
+
+// details returns the FcmError code, the ErrorInfo reason, and whether
+// the answer blames the registration token.
+func (ge *googleError) details() (fcmCode, info string, tokenBlamed bool) {
 	for _, d := range ge.Error.Details {
 		switch d.Type {
 		case TypeFcmError:
@@ -560,59 +582,51 @@ func Classify(status int, header http.Header, body []byte) *push.Error {
 	if strings.Contains(strings.ToLower(ge.Error.Message), "registration token") {
 		tokenBlamed = true
 	}
-	e := &push.Error{Provider: Provider, Status: status, Message: ge.Error.Message}
-	e.ProviderReason = fcmCode
-	if e.ProviderReason == "" {
-		e.ProviderReason = ge.Error.Status
-	}
-	if info != "" {
-		e.ProviderReason += "/" + info
-	}
-	code := fcmCode
-	if code == "" || code == "UNSPECIFIED_ERROR" && ge.Error.Status != "" {
-		code = ge.Error.Status
-	}
-	set := func(c push.Class, r push.Reason) { e.Class, e.Reason = c, r }
+	return fcmCode, info, tokenBlamed
+}
+
+// classifyCode maps an FCM or canonical error code to a class and reason,
+// falling back on the HTTP status for codes it does not know.
+func classifyCode(code string, status int, message string, tokenBlamed bool) (push.Class, push.Reason) {
 	switch code {
 	case "UNREGISTERED":
-		set(push.ClassToken, push.ReasonUnregistered)
+		return push.ClassToken, push.ReasonUnregistered
 	case "SENDER_ID_MISMATCH":
-		set(push.ClassToken, push.ReasonWrongTopic)
+		return push.ClassToken, push.ReasonWrongTopic
 	case "INVALID_ARGUMENT":
 		if tokenBlamed {
-			set(push.ClassToken, push.ReasonBadToken)
-		} else if strings.Contains(strings.ToLower(ge.Error.Message), "too big") {
-			set(push.ClassPayload, push.ReasonPayloadTooLarge)
-		} else {
-			set(push.ClassPayload, push.ReasonPayload)
+			return push.ClassToken, push.ReasonBadToken
 		}
+		if strings.Contains(strings.ToLower(message), "too big") {
+			return push.ClassPayload, push.ReasonPayloadTooLarge
+		}
+		return push.ClassPayload, push.ReasonPayload
 	case "QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED":
-		set(push.ClassRetryable, push.ReasonRateLimited)
+		return push.ClassRetryable, push.ReasonRateLimited
 	case "UNAVAILABLE", "INTERNAL", "UNSPECIFIED_ERROR", "UNKNOWN", "ABORTED", "DEADLINE_EXCEEDED":
-		set(push.ClassRetryable, push.ReasonUnavailable)
+		return push.ClassRetryable, push.ReasonUnavailable
 	case "THIRD_PARTY_AUTH_ERROR", "APNS_AUTH_ERROR", "UNAUTHENTICATED", "PERMISSION_DENIED":
-		set(push.ClassCredential, push.ReasonCredential)
+		return push.ClassCredential, push.ReasonCredential
 	case "NOT_FOUND":
 		// Without an FcmError UNREGISTERED, the project itself is unknown.
-		set(push.ClassCredential, push.ReasonCredential)
+		return push.ClassCredential, push.ReasonCredential
 	case "FAILED_PRECONDITION", "OUT_OF_RANGE":
-		set(push.ClassPayload, push.ReasonPayload)
-	default:
-		switch {
-		case status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusNotFound:
-			// A bare 404 is a wrong endpoint or project, never proof
-			// that the token is dead.
-			set(push.ClassCredential, push.ReasonCredential)
-		case status == http.StatusTooManyRequests:
-			set(push.ClassRetryable, push.ReasonRateLimited)
-		case status >= 500 || status == 0:
-			set(push.ClassRetryable, push.ReasonUnavailable)
-		default:
-			set(push.ClassPayload, push.ReasonPayload)
-		}
+		return push.ClassPayload, push.ReasonPayload
 	}
-	if e.Class == push.ClassRetryable && header != nil {
-		e.RetryAfter = push.ParseRetryAfter(header.Get("Retry-After"), time.Now())
+	return classifyStatus(status)
+}
+
+// classifyStatus maps an HTTP status without a known error code.
+func classifyStatus(status int) (push.Class, push.Reason) {
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusNotFound:
+		// A bare 404 is a wrong endpoint or project, never proof that the
+		// token is dead.
+		return push.ClassCredential, push.ReasonCredential
+	case status == http.StatusTooManyRequests:
+		return push.ClassRetryable, push.ReasonRateLimited
+	case status >= 500 || status == 0:
+		return push.ClassRetryable, push.ReasonUnavailable
 	}
-	return e
+	return push.ClassPayload, push.ReasonPayload
 }
