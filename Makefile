@@ -29,7 +29,7 @@ jsdeps:
 		cd test/matrix-js-sdk && npm ci --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the matrix-js-sdk compatibility test will be skipped"; fi
 
-# lint adds staticcheck and the check that domain packages stay free of HTTP.
+# lint adds staticcheck and the import rules, checked on the dependency graph.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint: vet
 	$(GO) run $(STATICCHECK) ./...

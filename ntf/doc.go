@@ -16,6 +16,11 @@
 // constant time; an unknown id and a wrong secret fail alike
 // (ErrUnknownToken) after the same work.
 //
+// Push results come back through a push.Router by owner (RouteResults):
+// the package owns its verification and check pushes, and handles every
+// result that declares a device token dead, whoever sent the push, by the
+// notification's Registration.
+//
 // The package defines the TokenStore it needs (ntftest.TestTokenStore is its
 // conformance suite) and the Pusher and Sealer it uses. It imports neither
 // net/http nor a storage driver.

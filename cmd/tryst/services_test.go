@@ -153,3 +153,44 @@ func TestServeEndsWhenALoopFails(t *testing.T) {
 		}
 	}
 }
+
+// TestServeNotificationsOnly checks the other half: without the
+// rendezvous service, its mounts are not served, the token API and the
+// database readiness check are.
+func TestServeNotificationsOnly(t *testing.T) {
+	s := startServer(t, "--services", "notifications")
+	resp, body := s.do(t, http.MethodGet, "/readyz", "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"database":"ok"`) || strings.Contains(body, "rendezvous_store") {
+		t.Errorf("/readyz = %d %s, want ready with the database only", resp.StatusCode, body)
+	}
+	if resp, body := s.do(t, http.MethodPost, "/rendezvous", "hi"); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "M_UNRECOGNIZED") {
+		t.Errorf("POST /rendezvous without the rendezvous service = %d %s, want 404 M_UNRECOGNIZED", resp.StatusCode, body)
+	}
+	if resp, body := s.do(t, http.MethodPost, "/v1/tokens", "{}"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("POST /v1/tokens {} = %d %s, want 400 from the token API", resp.StatusCode, body)
+	}
+}
+
+// TestWriteTimeoutOutlastsLongestWait checks that the HTTP write timeout
+// follows the longest wait of the running services, and has a floor of
+// its own when none waits.
+func TestWriteTimeoutOutlastsLongestWait(t *testing.T) {
+	cfg, err := loadServeConfig([]string{"--rendezvous-max-wait", "2m"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := newServeEnv(cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	rdv := &rendezvousService{}
+	if err := rdv.Start(t.Context(), env, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer rdv.Stop(t.Context())
+	draining := t.Context()
+	if got := newHTTPServer(cfg, env, []runningService{{svc: rdv}}, draining).WriteTimeout; got != 2*time.Minute+writeTimeoutMargin {
+		t.Errorf("write timeout with a 2m long-poll = %v, want %v", got, 2*time.Minute+writeTimeoutMargin)
+	}
+	env = newServeEnv(cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry()) // a registry of its own
+	if got := newHTTPServer(cfg, env, []runningService{{svc: &notificationsService{}}}, draining).WriteTimeout; got != minWriteTimeout {
+		t.Errorf("write timeout with no long-poll = %v, want %v", got, minWriteTimeout)
+	}
+}
