@@ -124,13 +124,7 @@ func TestSchedulerQueueFull(t *testing.T) {
 // TestVerificationPush checks the verification push opens with the app's
 // key and the server key given at registration, and not with another.
 func TestVerificationPush(t *testing.T) {
-	db, err := sqlstore.Open(t.Context(), sqlstoretest.SQLiteURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	p := &queuePusher{room: 10}
-	svc := ntf.NewService(db.Tokens(), sealer{}, p, slog.New(slog.DiscardHandler), ntf.Config{})
+	_, p, svc := newTestService(t)
 	var appPriv [32]byte
 	appPriv[0] = 42
 	tk, secret, err := svc.Register(t.Context(), ntf.Registration{Platform: push.APNs, App: "a.b", DeviceToken: push.MustParseDeviceToken(push.APNs, strings.Repeat("0f", 32)), DHKey: ntf.PublicKey(appPriv)})
@@ -152,6 +146,19 @@ func TestVerificationPush(t *testing.T) {
 	}
 }
 
+// newTestService returns a Service over a fresh SQLite database (closed
+// at cleanup) whose pushes go to a queuePusher with room for 10.
+func newTestService(t *testing.T) (*sqlstore.DB, *queuePusher, *ntf.Service) {
+	t.Helper()
+	db, err := sqlstore.Open(t.Context(), sqlstoretest.SQLiteURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	p := &queuePusher{room: 10}
+	return db, p, ntf.NewService(db.Tokens(), sealer{}, p, slog.New(slog.DiscardHandler), ntf.Config{})
+}
+
 // sealer is a Sealer that binds without encrypting, enough for tests of
 // the service's own logic.
 type sealer struct{}
@@ -170,13 +177,7 @@ func (sealer) Open(s, ad []byte) ([]byte, error) {
 // (an outbox, a client queue) makes the token invalid, while that owner
 // still receives its own result.
 func TestDeadTokenFromAnyOwner(t *testing.T) {
-	db, err := sqlstore.Open(t.Context(), sqlstoretest.SQLiteURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	p := &queuePusher{room: 10}
-	svc := ntf.NewService(db.Tokens(), sealer{}, p, slog.New(slog.DiscardHandler), ntf.Config{})
+	db, p, svc := newTestService(t)
 	router := push.NewRouter(nil)
 	if err := svc.RouteResults(router); err != nil {
 		t.Fatal(err)
