@@ -165,7 +165,11 @@ func (e *serveEnv) pushDispatcher(ctx context.Context) (*push.Dispatcher, *push.
 		return nil, nil, err
 	}
 	e.checkedPush = nil // the dispatcher owns the senders now
-	if err := e.reg.Register(handlers.PushCollector(d)); err != nil {
+	unrouted := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "tryst_push_results_unrouted_total",
+		Help: "Push results whose owner kind has no handler (a wiring fault: their outcome is lost).",
+	}, func() float64 { return float64(router.Unrouted()) })
+	if err := errors.Join(e.reg.Register(handlers.PushCollector(d)), e.reg.Register(unrouted)); err != nil {
 		d.Close(ctx)
 		return nil, nil, fmt.Errorf("push metrics: %w", err)
 	}

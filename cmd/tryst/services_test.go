@@ -169,6 +169,15 @@ func TestServeNotificationsOnly(t *testing.T) {
 	if resp, body := s.do(t, http.MethodPost, "/v1/tokens", "{}"); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("POST /v1/tokens {} = %d %s, want 400 from the token API", resp.StatusCode, body)
 	}
+	_, metrics := s.do(t, http.MethodGet, "/metrics", "")
+	for _, want := range []string{`tryst_push_queue_depth{app="*",provider="log"} 0`, "tryst_push_results_unrouted_total 0"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(metrics, "tryst_rendezvous_sessions_created_total") {
+		t.Error("/metrics has rendezvous series without the rendezvous service")
+	}
 }
 
 // TestWriteTimeoutOutlastsLongestWait checks that the HTTP write timeout
