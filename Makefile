@@ -19,8 +19,13 @@ run: build
 vet:
 	$(GO) vet ./...
 
+# test runs through gotestsum: one line a package as go test prints them,
+# then every skipped test with its reason (a plain run without
+# TRYST_TEST_POSTGRES_URL/TRYST_TEST_REDIS_URL skips the database tests and
+# says so), and a closing "DONE N tests, N skipped" line.
+GOTESTSUM ?= gotest.tools/gotestsum@v1.13.0
 test: vet jsdeps
-	$(GO) test -race ./...
+	$(GO) run $(GOTESTSUM) --format pkgname --format-hide-empty-pkg -- -race ./...
 
 # jsdeps installs the matrix-js-sdk releases the compatibility test drives,
 # when npm is there (the test explains itself when they are missing).

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -43,6 +44,29 @@ type client struct {
 	timeout time.Duration
 	now     func() time.Time
 	sleep   func(ctx context.Context, d time.Duration) error
+	// limited counts the 429s honoured and the time spent waiting them out,
+	// so the report can say why a run was slow.
+	limited rateLimitTally
+}
+
+// rateLimitTally adds up the waits for 429s of concurrent checks.
+type rateLimitTally struct {
+	mu      sync.Mutex
+	answers int
+	waited  time.Duration
+}
+
+func (r *rateLimitTally) add(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.answers++
+	r.waited += d
+}
+
+func (r *rateLimitTally) snapshot() RateLimited {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return RateLimited{Answers: r.answers, Waited: r.waited}
 }
 
 func newClient(base *url.URL, cfg Config) *client {
@@ -119,6 +143,7 @@ func (c *client) do(ctx context.Context, req request) (response, error) {
 			return resp, err
 		}
 		d := retryWait(resp.header)
+		c.limited.add(d)
 		if err := c.sleep(ctx, d); err != nil {
 			return resp, fmt.Errorf("%s %s: rate limited (429) and %w", req.method, req.path, err)
 		}

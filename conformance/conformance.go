@@ -134,6 +134,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	for _, rs := range perMount {
 		rep.Results = append(rep.Results, rs...)
 	}
+	rep.RateLimited = c.limited.snapshot()
 	return rep.tally(), ctx.Err()
 }
 

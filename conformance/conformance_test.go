@@ -106,6 +106,9 @@ func TestExpiryFailsWhenSessionsOutliveLifetime(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run = %v", err)
 	}
+	if got := rep.Find("expiry"); len(got) != len(mounts) {
+		t.Fatalf("%d expiry results, want one per mount (%d)", len(got), len(mounts))
+	}
 	for _, r := range rep.Find("expiry") {
 		if r.Status != conformance.StatusFail || !strings.Contains(r.Reason, "after the advertised expiry") {
 			t.Errorf("%s expiry = %s (%s), want a failure after the advertised expiry", r.Mount, r.Status, r.Reason)
@@ -126,6 +129,19 @@ func TestRateLimitedDeploymentIsCheckedSlowly(t *testing.T) {
 		if r.Status == conformance.StatusFail && r.Check != "clock-skew" {
 			t.Errorf("%s failed behind a rate limit: %s", r.Check, r.Reason)
 		}
+	}
+	if rep.Passed < len(rep.Results)/2 {
+		t.Errorf("only %d of %d checks passed behind a rate limit:\n%s", rep.Passed, len(rep.Results), reasons(rep))
+	}
+	if rep.RateLimited.Answers == 0 || rep.RateLimited.Waited < time.Second {
+		t.Errorf("RateLimited = %+v, want the 429s waited out counted", rep.RateLimited)
+	}
+	var text strings.Builder
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "rate-limited (429)") || !strings.Contains(text.String(), "--create-rate 0") {
+		t.Errorf("report does not explain the wait:\n%s", text.String())
 	}
 }
 
@@ -217,6 +233,9 @@ func TestTimeoutsAreBounded(t *testing.T) {
 	}
 	if rep.Passed != 1 {
 		t.Errorf("%d checks passed, want only reachable; report:\n%s", rep.Passed, reasons(rep))
+	}
+	if rep.Failed == 0 {
+		t.Errorf("no check failed against a hanging server; report:\n%s", reasons(rep))
 	}
 	for _, r := range rep.Results {
 		if r.Status == conformance.StatusFail && !strings.Contains(r.Reason, "timeout") {

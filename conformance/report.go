@@ -39,6 +39,26 @@ type Report struct {
 	Passed  int      `json:"passed"`
 	Failed  int      `json:"failed"`
 	Skipped int      `json:"skipped"`
+	// RateLimited says how often the server answered 429 and how long the
+	// checker waited before retrying.
+	RateLimited RateLimited `json:"rate_limited"`
+}
+
+// RateLimited is the checker's time spent honouring the server's rate
+// limits (429 with Retry-After).
+type RateLimited struct {
+	Answers int           `json:"answers"`
+	Waited  time.Duration `json:"waited_ns"`
+}
+
+// advice is the line that explains a slow run, or "" when nothing waited.
+func (r RateLimited) advice() string {
+	if r.Answers == 0 {
+		return ""
+	}
+	return fmt.Sprintf("waited %v for %d rate-limited (429) answers; on a test deployment, "+
+		"`tryst serve --create-rate 0 --write-rate 0` turns the per-IP limits off and the checks run at full speed",
+		r.Waited.Round(time.Second), r.Answers)
 }
 
 // FailedError is returned by Report.Err when checks failed.
@@ -95,6 +115,9 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	if r.Skipped > 0 {
 		fmt.Fprintf(&b, "%d skipped\n", r.Skipped)
+	}
+	if advice := r.RateLimited.advice(); advice != "" {
+		b.WriteString(advice + "\n")
 	}
 	fmt.Fprintf(&b, "%d passed, %d failed\n", r.Passed, r.Failed)
 	_, err := io.WriteString(w, b.String())

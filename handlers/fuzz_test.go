@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -69,7 +70,9 @@ func FuzzMSC4388Bodies(f *testing.F) {
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	rdv := rendezvous.NewService(memstore.NewRendezvous(clock), memstore.NewNotifier[rendezvous.ID](), clock, rendezvous.Config{MaxBytes: 64})
+	// MaxSessions 2 (the fixed session and one more) makes a leaked
+	// session show at the next input instead of after 100,000 of them.
+	rdv := rendezvous.NewService(memstore.NewRendezvous(clock), memstore.NewNotifier[rendezvous.ID](), clock, rendezvous.Config{MaxBytes: 64, MaxSessions: 2})
 	mounts, _ := api.ParseMounts("msc4388:/r")
 	h := New(Config{Mounts: mounts}, Deps{Logger: slog.New(slog.DiscardHandler), Rendezvous: rdv, Registry: prometheus.NewRegistry()})
 	sess, err := rdv.Create(f.Context(), []byte("start"), jsonContentType)
@@ -84,6 +87,15 @@ func FuzzMSC4388Bodies(f *testing.F) {
 		case http.StatusOK:
 			if after != before+1 {
 				t.Fatalf("POST %q = 200 but live sessions %d -> %d", body, before, after)
+			}
+			// Delete what was created, so that a long run never reaches the
+			// live-session limit and reports its 503 as a crash.
+			var created struct{ ID string }
+			if err := json.Unmarshal(rec.Body.Bytes(), &created); err != nil || created.ID == "" {
+				t.Fatalf("POST %q = 200 without an id: %s", body, rec.Body)
+			}
+			if err := rdv.Delete(t.Context(), rendezvous.ID(created.ID)); err != nil {
+				t.Fatalf("deleting %s: %v", created.ID, err)
 			}
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 			if after != before {

@@ -377,6 +377,9 @@ func TestRetryAfter(t *testing.T) {
 		if len(at) != 2 || at[1].At.Sub(start) != 42*time.Second {
 			t.Fatalf("attempts %v", at)
 		}
+		if got := len(c.all()); got != 2 {
+			t.Fatalf("%d results, want 2 (limited and long)", got)
+		}
 		for _, r := range c.all() {
 			switch r.Notification {
 			case n:
@@ -514,6 +517,9 @@ func TestIsolation(t *testing.T) {
 	c.wait(t, 100)
 	if el := time.Since(start); el > time.Second {
 		t.Fatalf("fast route took %s", el)
+	}
+	if got := len(c.all()); got < 100 {
+		t.Fatalf("%d results, want the 100 fast ones", got)
 	}
 	for _, r := range c.all() {
 		if !r.OK() || r.Route.Platform != push.FCM {

@@ -27,6 +27,18 @@ func TestMain(m *testing.M) {
 // once (a dropped connection, an event); it only matters when a test fails.
 const seen = 5 * time.Second
 
+// waitFor polls cond until it holds, failing the test with what after seen.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(seen)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still waiting after %v: %s", seen, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func newServer(t testing.TB, cfg smptest.Config) *smptest.Server {
 	t.Helper()
 	srv, err := smptest.NewServer(cfg)
@@ -392,9 +404,7 @@ func TestConnectionDropSeenAtOnce(t *testing.T) {
 	done := make(chan []smpclient.Result)
 	go func() { done <- c.Subscribe(context.Background(), qs[1:]) }()
 	// Wait until the NSUBs reached the server, then drop the connection.
-	for srv.Stats().Blocks < 2 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "two blocks at the server", func() bool { return srv.Stats().Blocks >= 2 })
 	start := time.Now()
 	srv.DropConnections()
 	select {
@@ -427,13 +437,7 @@ func TestKeepaliveTimeout(t *testing.T) {
 	srv := newServer(t, smptest.Config{})
 	c := dial(t, srv, smpclient.Config{PingInterval: 20 * time.Millisecond, PingTimeout: 50 * time.Millisecond})
 	// Keepalive pings flow while the server answers.
-	deadline := time.Now().Add(seen)
-	for srv.Stats().Pings < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if srv.Stats().Pings < 2 {
-		t.Fatalf("no keepalive pings sent")
-	}
+	waitFor(t, "two keepalive pings", func() bool { return srv.Stats().Pings >= 2 })
 	srv.Stall()
 	waitDone(t, c, "stalled server not detected")
 	if !errors.Is(c.Err(), smpclient.ErrKeepaliveTimeout) {
@@ -486,11 +490,14 @@ func TestClose(t *testing.T) {
 	srv.Stall()
 	done := make(chan []smpclient.Result)
 	go func() { done <- c.Subscribe(context.Background(), q) }()
-	for srv.Stats().Blocks < 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "a block at the server", func() bool { return srv.Stats().Blocks >= 1 })
 	c.Close()
-	res := <-done
+	var res []smpclient.Result
+	select {
+	case res = <-done:
+	case <-time.After(seen):
+		t.Fatalf("pending Subscribe still waiting %v after Close", seen)
+	}
 	if !errors.Is(res[0].Err, smpclient.ErrClosed) {
 		t.Errorf("pending Subscribe err = %v, want ErrClosed", res[0].Err)
 	}

@@ -5,7 +5,10 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/trystgw/tryst/store/redisstore/redistest"
 )
@@ -15,30 +18,59 @@ import (
 const benchConcurrency = 32
 
 // BenchmarkFullCycle drives POST -> GET -> PUT(If-Match) ->
-// GET(If-None-Match, 304) -> DELETE over loopback HTTP with keep-alive,
-// in the same run against a bare net/http handler that does no work, the
-// gateway on the memory store and the gateway on the Redis store, and
-// reports each gateway's share of the bare rate and Redis's share of
-// memory's. The gateway runs with its default settings but for rate
-// limits (the load comes from one address). The redis case needs
-// TRYST_TEST_REDIS_URL.
+// GET(If-None-Match, 304) -> DELETE over loopback HTTP with keep-alive
+// against a bare net/http handler that does no work, the gateway on the
+// memory store and the gateway on the Redis store, and reports each
+// gateway's share of the bare rate and Redis's share of memory's. Each
+// ratio pairs a run with its own baseline: just before the timed cycles,
+// the same number of cycles runs against the baseline server with the
+// timer stopped, so -count N gives N independent pairs instead of N runs
+// divided by the last baseline. The gateway runs with its default settings
+// but for rate limits (the load comes from one address). The redis case
+// needs TRYST_TEST_REDIS_URL.
 func BenchmarkFullCycle(b *testing.B) {
-	var bare, memory float64
+	bare := startBareServer(b)
 	b.Run("bare-net-http", func(b *testing.B) {
-		bare = benchCycles(b, startBareServer(b), true)
+		benchCycles(b, bare)
 	})
+	memory := startServer(b, "--create-rate", "0", "--write-rate", "0").URL
 	b.Run("memory", func(b *testing.B) {
-		s := startServer(b, "--create-rate", "0", "--write-rate", "0")
-		memory = benchCycles(b, s.URL, false)
-		b.ReportMetric(memory/bare, "ratio-to-bare")
+		base := baselineCycles(b, bare)
+		b.ReportMetric(benchCycles(b, memory)/base, "ratio-to-bare")
 	})
 	b.Run("redis", func(b *testing.B) {
 		url := redistest.StoreURL(b, redistest.URL(b))
 		s := startServer(b, "--rendezvous-store", url, "--create-rate", "0", "--write-rate", "0")
-		rps := benchCycles(b, s.URL, false)
-		b.ReportMetric(rps/bare, "ratio-to-bare")
-		b.ReportMetric(rps/memory, "ratio-to-memory")
+		base, mem := baselineCycles(b, bare), baselineCycles(b, memory)
+		rps := benchCycles(b, s.URL)
+		b.ReportMetric(rps/base, "ratio-to-bare")
+		b.ReportMetric(rps/mem, "ratio-to-memory")
 	})
+}
+
+// baselineCycles runs b.N full cycles against base with the timer stopped,
+// over the same number of connections as benchCycles, and returns requests
+// per second.
+func baselineCycles(b *testing.B, base string) float64 {
+	b.StopTimer()
+	defer b.StartTimer()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchConcurrency, MaxConnsPerHost: benchConcurrency}}
+	defer client.CloseIdleConnections()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range benchConcurrency {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				if err := fullCycle(client, base); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(b.N*5) / time.Since(start).Seconds()
 }
 
 // startBareServer serves, on loopback until the benchmark ends, a handler
@@ -75,7 +107,7 @@ func bareStatus(r *http.Request) int {
 
 // benchCycles runs b.N full cycles spread over benchConcurrency
 // connections and reports requests per second, which it returns.
-func benchCycles(b *testing.B, base string, bare bool) float64 {
+func benchCycles(b *testing.B, base string) float64 {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchConcurrency, MaxConnsPerHost: benchConcurrency}}
 	b.Cleanup(client.CloseIdleConnections)
 	b.SetParallelism(max(benchConcurrency/runtime.GOMAXPROCS(0), 1))

@@ -171,5 +171,6 @@ func (d *device) waitStatus(t testing.TB, s *testServer, want string) map[string
 		if time.Now().After(deadline) {
 			t.Fatalf("token status = %d %v, want %s", status, m, want)
 		}
+		time.Sleep(5 * time.Millisecond) // a poll, not a spin against the server
 	}
 }
