@@ -3,10 +3,12 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/trystgw/tryst/api"
@@ -105,7 +107,7 @@ func tokenErrorResponse(err error) (int, api.Error, bool) {
 	case errors.Is(err, ntf.ErrTokenInvalid):
 		return http.StatusConflict, api.Error{ErrCode: api.CodeConflict, Error: "the token is invalid: replace the device token"}, true
 	case errors.Is(err, ntf.ErrUnknownApp):
-		return http.StatusBadRequest, api.Error{ErrCode: api.CodeInvalidParam, Error: "app: no push credentials configured for this platform and app"}, true
+		return http.StatusBadRequest, api.Error{ErrCode: api.CodeInvalidParam, Error: unknownAppMessage(err)}, true
 	case errors.Is(err, ntf.ErrPushUnavailable):
 		return http.StatusServiceUnavailable, api.Error{ErrCode: api.CodeUnavailable, Error: "push delivery is busy", RetryAfterMs: retryMillis(pushRetryAfter)}, true
 	}
@@ -132,4 +134,21 @@ func writeErrorBody(w http.ResponseWriter, r *http.Request, logger *slog.Logger,
 	}
 	w.Header().Set("Cache-Control", "no-store, no-transform")
 	encode(w, r, logger, status, body)
+}
+
+// unknownAppMessage names the apps the push configuration has for the
+// platform: a token's app is the id of one of them.
+func unknownAppMessage(err error) string {
+	var ue *ntf.UnknownAppError
+	if !errors.As(err, &ue) {
+		return "app: no push credentials configured for this platform and app"
+	}
+	if len(ue.Configured) == 0 {
+		return fmt.Sprintf("app: no %s app is configured on this gateway", ue.Platform)
+	}
+	ids := make([]string, len(ue.Configured))
+	for i, id := range ue.Configured {
+		ids[i] = strconv.Quote(string(id))
+	}
+	return fmt.Sprintf("app: %q is not a configured %s app; configured: %s", ue.App, ue.Platform, strings.Join(ids, ", "))
 }

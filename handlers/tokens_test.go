@@ -78,8 +78,9 @@ func newTokenFixture(t testing.TB, cfg handlers.Config) *tokenFixture {
 	now := func() time.Time { return start }
 	pusher := &fakePusher{}
 	svc := ntf.NewService(db.Tokens(), masterkey.Generate(), pusher, slog.New(slog.DiscardHandler), ntf.Config{
-		Now:           now,
-		AppConfigured: func(_ push.Platform, app ntf.AppID) bool { return app == "com.example.app" || app == "chat" },
+		Now: now,
+		Routes: []push.Route{{Platform: push.APNs, App: "com.example.app"}, {Platform: push.APNs, App: "chat"},
+			{Platform: push.FCM, App: "chat"}},
 	})
 	rdv := rendezvous.NewService(memstore.NewRendezvous(now), memstore.NewNotifier[rendezvous.ID](), now, rendezvous.Config{})
 	h := handlers.New(cfg, handlers.Deps{
@@ -306,6 +307,25 @@ func TestTokenBadInput(t *testing.T) {
 				t.Errorf("a refused request queued a push")
 			}
 		})
+	}
+}
+
+// TestTokenUnknownAppNamesConfigured checks that registering for an app
+// the push configuration lacks answers a 400 naming the platform's apps.
+func TestTokenUnknownAppNamesConfigured(t *testing.T) {
+	f := newTokenFixture(t, handlers.Config{})
+	key := ntf.PublicKey(newAppKey()).String()
+	for _, tt := range []struct{ platform, device, want string }{
+		{"apns", apnsDevice, `configured: "chat", "com.example.app"`},
+		{"fcm", strings.Repeat("a", 40), `configured: "chat"`},
+	} {
+		rec := f.do(t, http.MethodPost, "/v1/tokens", fmt.Sprintf(`{"platform":%q,"app":"other.app","device_token":%q,"dh_key":%q}`, tt.platform, tt.device, key), "")
+		wantStatus(t, rec, http.StatusBadRequest, api.CodeInvalidParam)
+		var e api.Error
+		json.Unmarshal(rec.Body.Bytes(), &e)
+		if !strings.Contains(e.Error, `"other.app"`) || !strings.Contains(e.Error, tt.want) {
+			t.Errorf("%s: error %q, want it to name other.app and %s", tt.platform, e.Error, tt.want)
+		}
 	}
 }
 

@@ -1,6 +1,11 @@
 package ntf
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/trystgw/tryst/push"
+)
 
 // Errors returned by Service and TokenStore methods. Callers test for them with
 // errors.Is.
@@ -29,3 +34,19 @@ var (
 	// push queue is full or closing); the client may retry later.
 	ErrPushUnavailable = errors.New("ntf: push delivery unavailable")
 )
+
+// UnknownAppError is ErrUnknownApp with the app ids that are configured
+// for the platform, so the client learns what to send instead.
+type UnknownAppError struct {
+	Platform   push.Platform
+	App        AppID
+	Configured []AppID
+}
+
+func (e *UnknownAppError) Error() string {
+	return fmt.Sprintf("ntf: no push credentials for %s app %q (configured: %v)", e.Platform, e.App, e.Configured)
+}
+
+// Is makes errors.Is(err, ErrUnknownApp) hold.
+func (e *UnknownAppError) Is(target error) bool { return target == ErrUnknownApp }
+

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/trystgw/tryst/push"
@@ -33,10 +34,10 @@ type Config struct {
 	// MaxFailedAttempts is how many wrong codes burn the current code.
 	// Default DefaultMaxFailedAttempts.
 	MaxFailedAttempts int
-	// AppConfigured reports whether pushes can be sent for the platform
-	// and app; registration for others fails with ErrUnknownApp. Nil
-	// accepts every app.
-	AppConfigured func(push.Platform, AppID) bool
+	// Routes are the platform/app pairs pushes can be sent for (a route
+	// with an empty App takes every app of its platform); registration
+	// for others fails with an *UnknownAppError. Nil accepts every app.
+	Routes []push.Route
 	// Now defaults to time.Now.
 	Now func() time.Time
 }
@@ -64,6 +65,25 @@ func NewService(store TokenStore, sealer Sealer, pusher Pusher, logger *slog.Log
 		cfg.Now = time.Now
 	}
 	return &Service{store: store, sealer: sealer, pusher: pusher, log: logger, cfg: cfg, dummyHash: NewSecret().Hash()}
+}
+
+// checkApp returns an *UnknownAppError unless a route serves the app.
+func (s *Service) checkApp(p push.Platform, app AppID) error {
+	if s.cfg.Routes == nil {
+		return nil
+	}
+	var configured []AppID
+	for _, r := range s.cfg.Routes {
+		if r.Platform != p {
+			continue
+		}
+		if r.App == "" || AppID(r.App) == app {
+			return nil
+		}
+		configured = append(configured, AppID(r.App))
+	}
+	slices.Sort(configured)
+	return &UnknownAppError{Platform: p, App: app, Configured: configured}
 }
 
 // Registration is what an app registers: a parsed request.
@@ -98,8 +118,8 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // is not kept and cannot be shown again. Errors: ErrUnknownApp,
 // ErrPushUnavailable (nothing is stored then), or a store error.
 func (s *Service) Register(ctx context.Context, r Registration) (Token, Secret, error) {
-	if s.cfg.AppConfigured != nil && !s.cfg.AppConfigured(r.Platform, r.App) {
-		return Token{}, "", fmt.Errorf("register %s/%s: %w", r.Platform, r.App, ErrUnknownApp)
+	if err := s.checkApp(r.Platform, r.App); err != nil {
+		return Token{}, "", err
 	}
 	now := s.cfg.Now()
 	serverPub, serverPriv := newKeyPair()

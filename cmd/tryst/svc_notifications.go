@@ -7,7 +7,6 @@ import (
 
 	"github.com/trystgw/tryst/handlers"
 	"github.com/trystgw/tryst/ntf"
-	"github.com/trystgw/tryst/push"
 	"github.com/trystgw/tryst/ratelimit"
 	"github.com/trystgw/tryst/store/sqlstore"
 )
@@ -50,7 +49,7 @@ func (s *notificationsService) Start(ctx context.Context, env *serveEnv, loops *
 		return err
 	}
 	s.db = db
-	s.tokens = ntf.NewService(db.Tokens(), key, dispatcher, env.logger, ntf.Config{AppConfigured: routed(dispatcher.Routes())})
+	s.tokens = ntf.NewService(db.Tokens(), key, dispatcher, env.logger, ntf.Config{Routes: dispatcher.Routes()})
 	if err := s.tokens.RouteResults(router); err != nil {
 		return err
 	}
@@ -74,15 +73,3 @@ func (s *notificationsService) Collectors() []prometheus.Collector { return nil 
 // Stop has nothing to release: the scheduler stopped with the service's
 // loops, and the dispatcher and database are shared.
 func (s *notificationsService) Stop(context.Context) error { return nil }
-
-// routed reports whether routes deliver for a platform and app: a route
-// of its own, or the platform's wildcard.
-func routed(routes []push.Route) func(push.Platform, ntf.AppID) bool {
-	set := make(map[push.Route]bool, len(routes))
-	for _, r := range routes {
-		set[r] = true
-	}
-	return func(p push.Platform, app ntf.AppID) bool {
-		return set[push.Route{Platform: p, App: string(app)}] || set[push.Route{Platform: p}]
-	}
-}
