@@ -3,13 +3,18 @@ package push
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"sync/atomic"
 )
 
 // LogSender is the Sender used when no push credentials are configured: it
-// logs each notification (token redacted, no payload) and reports success,
-// so the rest of the gateway works with zero set-up. It delivers nothing.
+// logs each notification and reports success, so the rest of the gateway
+// works with zero set-up. It delivers nothing. The device token is
+// redacted; the custom data is logged in full, so that a developer can
+// play the app by hand (`tryst token open-verification`): what the
+// gateway puts there is sealed to the app's key, useless to a log reader.
 type LogSender struct {
 	log *slog.Logger
 	n   atomic.Uint64
@@ -40,7 +45,7 @@ func (s *LogSender) Send(ctx context.Context, n *Notification) (string, error) {
 		slog.String("token", n.Token.Redacted()),
 		slog.String("kind", n.Kind.String()),
 		slog.String("priority", n.Priority.Effective(n.Kind).String()),
-		slog.Int("data_keys", len(n.Data)),
+		slog.Any("data", dataAttrs(n.Data)),
 	)
 	return id, nil
 }
@@ -51,3 +56,13 @@ func LogSenders(logger *slog.Logger) map[Route]Sender {
 	s := NewLogSender(logger)
 	return map[Route]Sender{{Platform: APNs}: s, {Platform: FCM}: s}
 }
+
+// dataAttrs renders data as a log group with its keys in order.
+func dataAttrs(data map[string]string) slog.Value {
+	attrs := make([]slog.Attr, 0, len(data))
+	for _, k := range slices.Sorted(maps.Keys(data)) {
+		attrs = append(attrs, slog.String(k, data[k]))
+	}
+	return slog.GroupValue(attrs...)
+}
+

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"crypto/ecdh"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/trystgw/tryst/ntf"
+)
+
+// The "tryst token" commands play the app's side of token registration, so
+// that the README's walk-through completes on a laptop without APNs or FCM
+// credentials: in log-only mode the gateway logs each push's custom data,
+// and these commands open it with the app's private key.
+
+const tokenUsage = `usage: tryst token <command> [flags]
+
+commands:
+  dh-key              print the app's X25519 public key (the dh_key to register)
+  open-verification   open a verification push and print the code to post back
+
+The app key is an X25519 private key in PEM (PKCS#8), as made by
+  openssl genpkey -algorithm X25519 -out app.pem`
+
+// runToken runs the "tryst token" commands. args are those after "token".
+func runToken(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(tokenUsage)
+	}
+	switch args[0] {
+	case "dh-key":
+		return runTokenDHKey(args[1:], stdout)
+	case "open-verification":
+		return runTokenOpenVerification(args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, tokenUsage)
+		return nil
+	}
+	return fmt.Errorf("token: unknown command %q\n%s", args[0], tokenUsage)
+}
+
+func runTokenDHKey(args []string, stdout io.Writer) error {
+	fs := newCommandFlags("tryst token dh-key", "--app-key FILE", stdout)
+	keyFile := fs.String("app-key", "", "the app's X25519 private key (PEM, PKCS#8)")
+	if done, err := fs.parse(args); done || err != nil {
+		return err
+	}
+	key, err := readAppKey(*keyFile)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, base64.RawURLEncoding.EncodeToString(key.PublicKey().Bytes()))
+	return err
+}
+
+func runTokenOpenVerification(args []string, stdout io.Writer) error {
+	fs := newCommandFlags("tryst token open-verification",
+		"--app-key FILE --server-key KEY --nonce NONCE --verification SEALED", stdout)
+	keyFile := fs.String("app-key", "", "the app's X25519 private key (PEM, PKCS#8)")
+	serverKey := fs.String("server-key", "", "server_dh_key from the registration answer (base64url)")
+	nonce := fs.String("nonce", "", "the push's nonce (base64url)")
+	sealed := fs.String("verification", "", "the push's verification field (base64url)")
+	if done, err := fs.parse(args); done || err != nil {
+		return err
+	}
+	key, err := readAppKey(*keyFile)
+	if err != nil {
+		return err
+	}
+	server, err := ntf.ParseDHKey(*serverKey)
+	if err != nil {
+		return fmt.Errorf("--server-key: %w", err)
+	}
+	code, err := ntf.OpenVerification(map[string]string{ntf.DataNonce: *nonce, ntf.DataVerification: *sealed},
+		[32]byte(key.Bytes()), server)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, base64.RawURLEncoding.EncodeToString(code[:]))
+	return err
+}
+
+// readAppKey reads an X25519 private key from a PEM file.
+func readAppKey(path string) (*ecdh.PrivateKey, error) {
+	if path == "" {
+		return nil, errors.New("--app-key is required (make one with: openssl genpkey -algorithm X25519 -out app.pem)")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("%s: no PEM block", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	x, ok := k.(*ecdh.PrivateKey)
+	if !ok || x.Curve() != ecdh.X25519() {
+		return nil, fmt.Errorf("%s: not an X25519 private key", path)
+	}
+	return x, nil
+}
+
+// commandFlags is a subcommand's flag set whose --help prints the
+// synopsis and every flag to stdout and exits 0, while parse errors are
+// returned, not printed.
+type commandFlags struct {
+	*flag.FlagSet
+	synopsis string
+	stdout   io.Writer
+}
+
+func newCommandFlags(name, synopsis string, stdout io.Writer) *commandFlags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &commandFlags{FlagSet: fs, synopsis: synopsis, stdout: stdout}
+}
+
+// parse parses args; done is true when --help was asked for (and
+// answered) or on an error. Positional arguments are refused.
+func (c *commandFlags) parse(args []string) (done bool, err error) {
+	err = c.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return true, c.help()
+	case err != nil:
+		return true, fmt.Errorf("%s: %w", c.Name(), err)
+	case c.NArg() > 0:
+		return true, fmt.Errorf("%s: unexpected argument %q", c.Name(), c.Arg(0))
+	}
+	return false, nil
+}
+
+// help prints the synopsis and the flags with their defaults.
+func (c *commandFlags) help() error {
+	fmt.Fprintf(c.stdout, "usage: %s %s\n\nflags:\n", c.Name(), c.synopsis)
+	c.SetOutput(c.stdout)
+	defer c.SetOutput(io.Discard)
+	c.PrintDefaults()
+	return nil
+}
