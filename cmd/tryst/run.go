@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"runtime/debug"
 )
 
 const usage = `usage: tryst <command> [flags]
@@ -13,7 +15,10 @@ commands:
   serve       run the gateway
   check       check a rendezvous deployment against the contract
   smp probe   check that this gateway can reach an SMP server
-  token       play an app's side of token registration (dh-key, open-verification)`
+  token       play an app's side of token registration (dh-key, open-verification)
+  version     print the module version, the commit and the Go version
+
+"tryst <command> --help" describes a command's flags.`
 
 // run dispatches to the subcommand named by args[0]. It takes its inputs as
 // parameters so that tests can call it.
@@ -30,9 +35,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runSMP(ctx, args[1:], stdout)
 	case "token":
 		return runToken(args[1:], stdout)
+	case "version", "--version":
+		_, err := fmt.Fprintln(stdout, versionLine())
+		return err
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
 	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+}
+
+// versionLine describes this build: module version, commit (with
+// "+dirty" when built from a modified tree) and Go version.
+func versionLine() string {
+	version, commit, goVersion := "(devel)", "unknown", runtime.Version()
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if info.Main.Version != "" {
+			version = info.Main.Version
+		}
+		goVersion = info.GoVersion
+		var modified bool
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+		if modified {
+			commit += "+dirty"
+		}
+	}
+	return fmt.Sprintf("tryst %s commit %s %s", version, commit, goVersion)
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -47,55 +46,51 @@ type probeOptions struct {
 	json       bool
 }
 
-// parseProbeArgs accepts flags before and after the address.
-func parseProbeArgs(args []string) (probeOptions, error) {
-	var o probeOptions
+// parseProbeArgs accepts flags before and after the address; done is true
+// when --help was answered.
+func parseProbeArgs(args []string, stdout io.Writer) (o probeOptions, done bool, err error) {
 	var id, key string
-	fs := flag.NewFlagSet("tryst smp probe", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newCommandFlags("tryst smp probe", "<smp-address> [flags]\n\n"+
+		"Connects to an SMP server as the notification server does (TLS, key-hash\n"+
+		"pinning, handshake), reports what it found and pings; with a notifier id\n"+
+		"and key it also subscribes that queue and prints its events.\n"+
+		"<smp-address> is smp://<keyhash>@host[:port]", stdout)
 	fs.StringVar(&id, "notifier-id", "", "notifier id (base64url) of a queue to subscribe")
 	fs.StringVar(&key, "notifier-key", "", "notifier private key (base64url of PKCS#8 DER: Ed25519, Ed448 or X25519)")
 	fs.DurationVar(&o.wait, "wait", 0, "after subscribing, print events for this long")
 	fs.DurationVar(&o.timeout, "timeout", defaultProbeTimeout, "time limit for connecting, handshake and ping")
 	fs.BoolVar(&o.json, "json", false, "print the report as one JSON object")
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return o, fmt.Errorf("smp probe: %v; %s", err, smpUsage)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	positional, done, err := fs.parseMixed(args)
+	if done || err != nil {
+		return o, done, err
 	}
 	if len(positional) != 1 {
-		return o, errors.New(smpUsage)
+		return o, true, errors.New(smpUsage)
 	}
 	addr, err := smpclient.ParseServerAddress(positional[0])
 	if err != nil {
-		return o, fmt.Errorf("smp probe: bad address: %v", trimSMP(err))
+		return o, true, fmt.Errorf("smp probe: bad address: %v", trimSMP(err))
 	}
 	o.addr = addr
 	if (id == "") != (key == "") {
-		return o, errors.New("smp probe: --notifier-id and --notifier-key go together")
+		return o, true, errors.New("smp probe: --notifier-id and --notifier-key go together")
 	}
 	if id != "" {
 		if o.notifierID, err = smpclient.DecodeB64URL(id); err != nil || len(o.notifierID) == 0 {
-			return o, fmt.Errorf("smp probe: --notifier-id is not base64url")
+			return o, true, fmt.Errorf("smp probe: --notifier-id is not base64url")
 		}
 		der, err := smpclient.DecodeB64URL(key)
 		if err != nil {
-			return o, fmt.Errorf("smp probe: --notifier-key is not base64url")
+			return o, true, fmt.Errorf("smp probe: --notifier-key is not base64url")
 		}
 		if o.key, err = smpclient.ParsePrivateKey(der); err != nil {
-			return o, fmt.Errorf("smp probe: --notifier-key: %v", trimSMP(err))
+			return o, true, fmt.Errorf("smp probe: --notifier-key: %v", trimSMP(err))
 		}
 	}
 	if o.wait < 0 || o.timeout <= 0 {
-		return o, errors.New("smp probe: --wait and --timeout must be positive durations")
+		return o, true, errors.New("smp probe: --wait and --timeout must be positive durations")
 	}
-	return o, nil
+	return o, false, nil
 }
 
 // probeReport is what the probe found; it is also the --json output.
@@ -138,8 +133,8 @@ type probeEvent struct {
 // runSMPProbe connects, reports, pings and optionally subscribes one queue
 // and prints its events until --wait runs out or ctx is cancelled.
 func runSMPProbe(ctx context.Context, args []string, stdout io.Writer) error {
-	o, err := parseProbeArgs(args)
-	if err != nil {
+	o, done, err := parseProbeArgs(args, stdout)
+	if done || err != nil {
 		return err
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, o.timeout)

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -108,44 +107,4 @@ func readAppKey(path string) (*ecdh.PrivateKey, error) {
 		return nil, fmt.Errorf("%s: not an X25519 private key", path)
 	}
 	return x, nil
-}
-
-// commandFlags is a subcommand's flag set whose --help prints the
-// synopsis and every flag to stdout and exits 0, while parse errors are
-// returned, not printed.
-type commandFlags struct {
-	*flag.FlagSet
-	synopsis string
-	stdout   io.Writer
-}
-
-func newCommandFlags(name, synopsis string, stdout io.Writer) *commandFlags {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return &commandFlags{FlagSet: fs, synopsis: synopsis, stdout: stdout}
-}
-
-// parse parses args; done is true when --help was asked for (and
-// answered) or on an error. Positional arguments are refused.
-func (c *commandFlags) parse(args []string) (done bool, err error) {
-	err = c.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return true, c.help()
-	case err != nil:
-		return true, fmt.Errorf("%s: %w", c.Name(), err)
-	case c.NArg() > 0:
-		return true, fmt.Errorf("%s: unexpected argument %q", c.Name(), c.Arg(0))
-	}
-	return false, nil
-}
-
-// help prints the synopsis and the flags with their defaults.
-func (c *commandFlags) help() error {
-	fmt.Fprintf(c.stdout, "usage: %s %s\n\nflags:\n", c.Name(), c.synopsis)
-	c.SetOutput(c.stdout)
-	defer c.SetOutput(io.Discard)
-	c.PrintDefaults()
-	return nil
 }
