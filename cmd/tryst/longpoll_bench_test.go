@@ -35,7 +35,10 @@ const (
 // same figure before the clients connected), then writes every session and
 // measures how long until all 10,000 have their answer. The whole scenario
 // is one operation, whatever b.N says: it takes seconds, so the benchmark
-// runs it once at the default -benchtime.
+// runs it once at the default -benchtime. Last, it reports the process's
+// resident memory right after the burst and again after a minute of
+// quiet, when the gateway should have returned the burst's memory to the
+// OS (the process holds the server and the writing client).
 func BenchmarkLongPoll10k(b *testing.B) {
 	s := startServer(b, "--create-rate", "0", "--write-rate", "0")
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
@@ -69,6 +72,33 @@ func BenchmarkLongPoll10k(b *testing.B) {
 	b.ReportMetric(float64(writeEnd.Sub(writeStart).Milliseconds()), "write-all-ms")
 	b.ReportMetric(float64(max(last.Sub(writeEnd), 0).Milliseconds()), "answered-after-last-write-ms")
 	b.ReportMetric(float64(last.Sub(writeStart).Milliseconds()), "answered-after-first-write-ms")
+	client.CloseIdleConnections()
+	b.ReportMetric(float64(residentBytes(b))/(1<<20), "rss-after-burst-MiB")
+	time.Sleep(afterBurstQuiet)
+	b.ReportMetric(float64(residentBytes(b))/(1<<20), "rss-60s-later-MiB")
+}
+
+// afterBurstQuiet is how long BenchmarkLongPoll10k waits before measuring
+// the memory the process still holds.
+const afterBurstQuiet = 60 * time.Second
+
+// residentBytes reads this process's resident set size from /proc.
+func residentBytes(b *testing.B) int64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				b.Fatalf("VmRSS %q: %v", rest, err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmRSS in /proc/self/status")
+	return 0
 }
 
 // goMemory is the Go heap in use plus goroutine stacks, after a GC.
