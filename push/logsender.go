@@ -3,9 +3,9 @@ package push
 import (
 	"context"
 	"log/slog"
-	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 )
 
@@ -60,9 +60,10 @@ func LogSenders(logger *slog.Logger) map[Route]Sender {
 // dataAttrs renders data as a log group with its keys in order.
 func dataAttrs(data map[string]string) slog.Value {
 	attrs := make([]slog.Attr, 0, len(data))
-	for _, k := range slices.Sorted(maps.Keys(data)) {
-		attrs = append(attrs, slog.String(k, data[k]))
+	for k, v := range data {
+		attrs = append(attrs, slog.String(k, v))
 	}
+	slices.SortFunc(attrs, func(a, b slog.Attr) int { return strings.Compare(a.Key, b.Key) })
 	return slog.GroupValue(attrs...)
 }
 
