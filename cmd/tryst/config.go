@@ -14,6 +14,7 @@ import (
 	"github.com/trystgw/tryst/api"
 	"github.com/trystgw/tryst/handlers"
 	"github.com/trystgw/tryst/ntf"
+	"github.com/trystgw/tryst/ratelimit"
 	"github.com/trystgw/tryst/rendezvous"
 )
 
@@ -216,14 +217,39 @@ func splitList(s string) []string {
 func (c serveConfig) logAttrs() []any {
 	return []any{
 		"services", c.services, "addr", c.addr, "public_url", c.http.PublicURL, "rendezvous_store", redactURL(c.rendezvousStore),
-		"ttl", c.rendezvous.TTL, "sliding_ttl", c.rendezvous.SlidingTTL, "max_bytes", c.rendezvous.MaxBytes,
+		"ttl", c.rendezvous.TTL.String(), "sliding_ttl", c.rendezvous.SlidingTTL, "max_bytes", c.rendezvous.MaxBytes,
 		"max_sessions", c.rendezvous.MaxSessions, "evict_oldest", c.rendezvous.EvictOldest,
-		"max_wait", c.rendezvous.MaxWait, "create_rate", c.http.CreateRate, "write_rate", c.http.WriteRate,
-		"cors_origins", c.http.AllowedOrigins, "mounts", c.http.Mounts,
+		"max_wait", c.rendezvous.MaxWait.String(), "create_rate", rateForLog(c.http.CreateRate), "write_rate", rateForLog(c.http.WriteRate),
+		"cors_origins", originsForLog(c.http.AllowedOrigins), "mounts", mountsForLog(c.http.Mounts),
 		"database", databaseForLog(c.databaseURL), "data_dir", c.dataDir, "master_key_file", c.masterKeyFile,
-		"push_config", c.pushConfig, "check_tick", c.checkTick,
-		"token_register_rate", c.http.TokenRegisterRate, "token_verify_rate", c.http.TokenVerifyRate,
+		"push_config", c.pushConfig, "check_tick", c.checkTick.String(),
+		"token_register_rate", rateForLog(c.http.TokenRegisterRate), "token_verify_rate", rateForLog(c.http.TokenVerifyRate),
 	}
+}
+
+// rateForLog shows a rate limit as "1/s burst 10", or "unlimited".
+func rateForLog(r ratelimit.Rule) string {
+	if r.Rate <= 0 {
+		return "unlimited"
+	}
+	return fmt.Sprintf("%g/s burst %d", r.Rate, r.Burst)
+}
+
+// originsForLog shows the CORS origins as configured: "*" for any.
+func originsForLog(origins []string) string {
+	if len(origins) == 0 {
+		return "*"
+	}
+	return strings.Join(origins, ",")
+}
+
+// mountsForLog shows the mounts as --rendezvous-mounts takes them.
+func mountsForLog(mounts []handlers.Mount) string {
+	parts := make([]string, len(mounts))
+	for i, m := range mounts {
+		parts[i] = fmt.Sprintf("%s:%s", m.Flavour, m.Path)
+	}
+	return strings.Join(parts, ",")
 }
 
 // redactURL keeps a URL's scheme and drops the rest, which may carry

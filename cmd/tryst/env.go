@@ -193,6 +193,7 @@ func (e *serveEnv) redisClient() (*redis.Client, redisstore.Config, error) {
 		return nil, cfg, fmt.Errorf("rendezvous store: %w", err)
 	}
 	if e.redis == nil {
+		redisstore.RouteLibraryLogs(e.logger)
 		e.redis = redis.NewClient(opts)
 		client := e.redis
 		e.onClose(func(context.Context) error { return client.Close() })

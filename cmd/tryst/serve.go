@@ -46,7 +46,12 @@ type runningService struct {
 // returns the failed loop's error, if one failed.
 func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, services []service) (err error) {
 	env := newServeEnv(cfg, logger, newRegistry())
-	defer func() { err = errors.Join(err, closeEnv(ctx, cfg, env)) }()
+	defer func() {
+		// "stopped" is the last line: after it the process only exits.
+		if err = errors.Join(err, closeEnv(ctx, cfg, env)); err == nil {
+			logger.Info("stopped")
+		}
+	}()
 	if err := checkServices(ctx, env, services); err != nil {
 		return err
 	}
@@ -58,18 +63,21 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, services [
 	}
 	defer ln.Close() // Serve closes it too; this is for a failed start
 	sup := newSupervisor(context.WithoutCancel(ctx))
+	process := sup.Group("process")
+	process.Go("memory release", func(ctx context.Context) error {
+		return releaseIdleMemory(ctx, memoryCheckInterval, func(idle uint64) {
+			logger.Debug("returned idle memory to the OS", "idle_mib", idle>>20)
+		})
+	})
 	running, err := startServices(ctx, env, sup, services)
 	if err == nil {
 		err = serveHTTP(ctx, cfg, env, sup, running, ln)
 	}
 	grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
 	defer cancel()
-	err = errors.Join(err, stopServices(grace, running))
+	err = errors.Join(err, stopServices(grace, running), process.Stop(grace))
 	if err := waitLoops(grace, sup); err != nil {
 		logger.Warn("background loops did not stop", "err", err)
-	}
-	if err == nil {
-		logger.Info("stopped")
 	}
 	return err
 }
