@@ -13,11 +13,13 @@ func TestHelpExitsZeroAndNamesEveryFlag(t *testing.T) {
 		args  []string
 		flags []string
 	}{
-		{[]string{"--help"}, []string{"serve", "check", "smp probe", "token", "version"}},
+		{[]string{"--help"}, []string{"serve", "check", "smp probe", "token", "masterkey generate", "version"}},
+		{[]string{"serve", "--help"}, []string{"-services", "-addr", "-database-url", "-push-config", "[$TRYST_SERVICES]", "[$TRYST_MASTER_KEY_FILE]"}},
 		{[]string{"check", "--help"}, []string{"-flavour", "-mount", "-json", "-quick", "-timeout", "-max-skew", "-origin"}},
 		{[]string{"smp", "probe", "--help"}, []string{"-notifier-id", "-notifier-key", "-wait", "-timeout", "-json"}},
 		{[]string{"token", "--help"}, []string{"dh-key", "open-verification"}},
 		{[]string{"token", "dh-key", "--help"}, []string{"-app-key"}},
+		{[]string{"masterkey", "generate", "--help"}, []string{"-out"}},
 		{[]string{"token", "open-verification", "--help"}, []string{"-app-key", "-server-key", "-nonce", "-verification"}},
 	} {
 		var out strings.Builder

@@ -75,10 +75,12 @@ type serveConfig struct {
 
 // loadServeConfig parses flags, each falling back to the environment
 // variable TRYST_<FLAG> (dashes as underscores) when not given.
-func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+// With --help it prints every flag and its variable to stdout and returns
+// flag.ErrHelp.
+func loadServeConfig(args []string, getenv func(string) string, stdout io.Writer) (serveConfig, error) {
 	var c serveConfig
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommandFlags("tryst serve", "[flags]\n\nRuns the gateway. Every flag falls back to the environment variable named\n"+
+		"beside it (TRYST_ and the flag's name in capitals, dashes as underscores).", stdout)
 	services := fs.String("services", "all", "comma-separated services to run: all, or some of "+strings.Join(serviceNames(), ", "))
 	fs.StringVar(&c.addr, "addr", defaultAddr, "listen address (host:port)")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
@@ -107,14 +109,15 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 	fs.IntVar(&c.http.TokenRegisterRate.Burst, "token-register-burst", defaultTokenRegisterBurst, "burst of push token registrations per client IP")
 	fs.Float64Var(&c.http.TokenVerifyRate.Rate, "token-verify-rate", defaultTokenVerifyRate, "push token verification attempts per second per client IP (0: unlimited)")
 	fs.IntVar(&c.http.TokenVerifyRate.Burst, "token-verify-burst", defaultTokenVerifyBurst, "burst of push token verification attempts per client IP")
-	err := fs.Parse(args)
-	if err != nil {
+	nameEnvironment(fs.FlagSet)
+	if done, err := fs.parse(args); done {
+		if err == nil {
+			err = flag.ErrHelp
+		}
 		return c, err
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if err = applyEnv(fs, getenv); err != nil {
+	err := applyEnv(fs.FlagSet, getenv)
+	if err != nil {
 		return c, err
 	}
 	if c.services, err = parseServices(*services); err != nil {
@@ -138,6 +141,11 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// nameEnvironment adds each flag's environment variable to its usage.
+func nameEnvironment(fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) { f.Usage += " [$" + envName(f.Name) + "]" })
 }
 
 func envName(flagName string) string {
@@ -197,7 +205,7 @@ func (c *serveConfig) finishStorage() error {
 	if c.masterKeyFile == "" && shared {
 		// Instances sharing a database must share the key: generating
 		// one per instance would make each unable to read the others'.
-		return errors.New("master-key-file is required with a shared database")
+		return errors.New("master-key-file is required with a shared database: " + masterKeyHint)
 	}
 	return nil
 }

@@ -82,6 +82,9 @@ func (e *serveEnv) checkMasterKey() error {
 		}
 	}
 	key, err := masterkey.Load(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("master-key-file %s does not exist: %s", path, masterKeyHint)
+	}
 	if err != nil {
 		return err
 	}

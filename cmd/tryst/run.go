@@ -12,11 +12,12 @@ import (
 const usage = `usage: tryst <command> [flags]
 
 commands:
-  serve       run the gateway
-  check       check a rendezvous deployment against the contract
-  smp probe   check that this gateway can reach an SMP server
-  token       play an app's side of token registration (dh-key, open-verification)
-  version     print the module version, the commit and the Go version
+  serve                run the gateway
+  check                check a rendezvous deployment against the contract
+  smp probe            check that this gateway can reach an SMP server
+  token                play an app's side of token registration (dh-key, open-verification)
+  masterkey generate   write a new master key file
+  version              print the module version, the commit and the Go version
 
 "tryst <command> --help" describes a command's flags.`
 
@@ -35,6 +36,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runSMP(ctx, args[1:], stdout)
 	case "token":
 		return runToken(args[1:], stdout)
+	case "masterkey":
+		return runMasterKey(args[1:], stdout)
 	case "version", "--version":
 		_, err := fmt.Fprintln(stdout, versionLine())
 		return err

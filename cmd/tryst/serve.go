@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +28,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer stop()
 
 	cfg, err := loadServeConfig(args, getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
