@@ -252,7 +252,7 @@ func originsForLog(origins []string) string {
 }
 
 // mountsForLog shows the mounts as --rendezvous-mounts takes them.
-func mountsForLog(mounts []handlers.Mount) string {
+func mountsForLog(mounts []api.Mount) string {
 	parts := make([]string, len(mounts))
 	for i, m := range mounts {
 		parts[i] = fmt.Sprintf("%s:%s", m.Flavour, m.Path)
