@@ -16,8 +16,8 @@ const masterKeyUsage = `usage: tryst masterkey generate --out FILE
 
 Writes a new random master key (64 hex digits, mode 0600) to FILE, which
 must not exist. The key encrypts secrets at rest (token server keys,
-notifier keys); instances sharing a database must share it. Back it up:
-what it sealed cannot be read without it.`
+notifier keys); instances sharing a database must share it. Back it up,
+since what it sealed cannot be read without it`
 
 // runMasterKey runs "tryst masterkey". args are those after "masterkey".
 func runMasterKey(args []string, stdout io.Writer) error {

@@ -19,7 +19,7 @@ commands:
   masterkey generate   write a new master key file
   version              print the module version, the commit and the Go version
 
-"tryst <command> --help" describes a command's flags.`
+"tryst <command> --help" describes a command's flags`
 
 // run dispatches to the subcommand named by args[0]. It takes its inputs as
 // parameters so that tests can call it.
