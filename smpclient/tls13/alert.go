@@ -58,7 +58,22 @@ type AlertError struct {
 	Code uint8
 }
 
-func (e *AlertError) Error() string { return "tls13: server sent alert " + alert(e.Code).String() }
+func (e *AlertError) Error() string {
+	msg := "tls13: server sent alert " + alert(e.Code).String()
+	if alert(e.Code) == alertProtocolVersion {
+		msg += ": it does not speak TLS 1.3"
+	}
+	return msg
+}
+
+// Unwrap makes a protocol_version alert match ErrNotTLS13: the server
+// refused the only version offered.
+func (e *AlertError) Unwrap() error {
+	if alert(e.Code) == alertProtocolVersion {
+		return ErrNotTLS13
+	}
+	return nil
+}
 
 // Errors a caller may want to tell apart. Each is wrapped with details.
 var (

@@ -80,7 +80,8 @@ type Conn struct {
 	writeErr       error
 	keyUpdateAfter uint64
 
-	closed atomic.Bool
+	closed     atomic.Bool
+	keyUpdates atomic.Int32 // KeyUpdate messages received, for tests
 }
 
 // Client returns a client connection over conn. The handshake runs on
@@ -202,6 +203,7 @@ func (c *Conn) handlePostHandshake(typ uint8, body []byte) error {
 		if err := c.in.setKey(c.suite, c.suite.schedule().nextTrafficSecret(c.in.secret)); err != nil {
 			return err
 		}
+		c.keyUpdates.Add(1)
 		if requested {
 			c.outMu.Lock()
 			defer c.outMu.Unlock()
