@@ -346,14 +346,6 @@ func TestIdentityChecks(t *testing.T) {
 			t.Fatalf("Dial error = %v, want HANDSHAKE bad_auth", err)
 		}
 	})
-	t.Run("Ed448 leaf", func(t *testing.T) {
-		srv := newServer(t, smptest.Config{Ed448Leaf: true})
-		_, err := smpclient.Dial(t.Context(), srv.Address(), smpclient.Config{})
-		var e448 *smpclient.Ed448LeafError
-		if !errors.As(err, &e448) || !e448.Diagnosed || !strings.Contains(err.Error(), "Ed448") {
-			t.Fatalf("Dial error = %v, want *Ed448LeafError", err)
-		}
-	})
 	t.Run("unreachable", func(t *testing.T) {
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		a := ln.Addr().String()

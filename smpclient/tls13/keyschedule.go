@@ -40,6 +40,10 @@ var suites = []suite{
 	{TLS_AES_256_GCM_SHA384, crypto.SHA384, 32, newGCM},
 }
 
+// tlsAES128GCMSHA256 is never offered; FinishedCapture needs it to read
+// handshakes crypto/tls negotiated.
+var tlsAES128GCMSHA256 = suite{0x1301, crypto.SHA256, 16, newGCM}
+
 func newGCM(key []byte) (cipher.AEAD, error) {
 	b, err := aes.NewCipher(key)
 	if err != nil {
