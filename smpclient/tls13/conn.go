@@ -118,7 +118,7 @@ func (c *Conn) HandshakeContext(ctx context.Context) (err error) {
 	c.outMu.Lock()
 	err = c.clientHandshake()
 	if err != nil {
-		c.sendFatal(err)
+		c.sendFatalLocked(err)
 		c.readErr, c.writeErr = err, err
 	}
 	c.outMu.Unlock()
@@ -394,12 +394,16 @@ func (c *Conn) flushLocked() error {
 // sendFatal sends the alert of a local error, if it has one and the
 // connection can still write. It never waits for a blocked writer.
 func (c *Conn) sendFatal(err error) {
-	var le *localError
-	if !errors.As(err, &le) {
-		return
-	}
 	if c.outMu.TryLock() {
 		defer c.outMu.Unlock()
+		c.sendFatalLocked(err)
+	}
+}
+
+// sendFatalLocked is sendFatal with outMu held.
+func (c *Conn) sendFatalLocked(err error) {
+	var le *localError
+	if errors.As(err, &le) {
 		c.sendAlertLocked(2, le.alert)
 	}
 }
