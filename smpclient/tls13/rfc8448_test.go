@@ -16,7 +16,7 @@ import (
 
 // loadTrace reads testdata/rfc8448-simple-1rtt.txt: "name:" lines each
 // followed by hex.
-func loadTrace(t *testing.T) map[string][]byte {
+func loadTrace(t testing.TB) map[string][]byte {
 	t.Helper()
 	f, err := os.Open("testdata/rfc8448-simple-1rtt.txt")
 	if err != nil {
@@ -68,7 +68,7 @@ func gcm128(t *testing.T, key []byte) cipher.AEAD {
 	return a
 }
 
-func wantEqual(t *testing.T, what string, got, want []byte) {
+func wantEqual(t testing.TB, what string, got, want []byte) {
 	t.Helper()
 	if len(want) == 0 {
 		t.Fatalf("%s: no expected value in the trace", what)
