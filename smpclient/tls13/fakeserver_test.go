@@ -40,8 +40,8 @@ type fakeServer struct {
 }
 
 // serveFake accepts one connection on a loopback listener and runs s on
-// it; it returns the address and a channel closed when s is done.
-func serveFake(t testing.TB, s *fakeServer) (string, <-chan struct{}) {
+// it; it returns the address. Cleanup waits for s to finish.
+func serveFake(t testing.TB, s *fakeServer) string {
 	t.Helper()
 	cert := ed25519Chain(t)
 	s.t, s.cert, s.key = t, cert.Certificate, cert.PrivateKey.(ed25519.PrivateKey)
@@ -63,7 +63,7 @@ func serveFake(t testing.TB, s *fakeServer) (string, <-chan struct{}) {
 		s.run()
 	}()
 	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String(), done
+	return ln.Addr().String()
 }
 
 func (s *fakeServer) run() {
@@ -264,9 +264,9 @@ func (s *fakeServer) clientAlert() int {
 }
 
 // dialFake runs a client handshake against a fake server.
-func dialFake(t *testing.T, s *fakeServer) (*Conn, error, <-chan struct{}) {
+func dialFake(t *testing.T, s *fakeServer) (*Conn, error) {
 	t.Helper()
-	addr, done := serveFake(t, s)
+	addr := serveFake(t, s)
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -280,5 +280,5 @@ func dialFake(t *testing.T, s *fakeServer) (*Conn, error, <-chan struct{}) {
 	if time.Since(start) > deadline/2 {
 		t.Errorf("handshake took %v: the client waited instead of refusing", time.Since(start))
 	}
-	return c, err, done
+	return c, err
 }

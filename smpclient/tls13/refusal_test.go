@@ -11,7 +11,7 @@ import (
 // application data flows, so the refusals below fail for their reason.
 func TestFakeServerBaseline(t *testing.T) {
 	got := make(chan string, 1)
-	c, err, _ := dialFake(t, &fakeServer{after: func(s *fakeServer) {
+	c, err := dialFake(t, &fakeServer{after: func(s *fakeServer) {
 		s.writeSealed(recordApplicationData, []byte("hello"))
 		typ, content, err := s.readSealed()
 		if err == nil && typ == recordApplicationData {
@@ -53,7 +53,7 @@ func TestHandshakeRefusals(t *testing.T) {
 				s.sendFlight(s.out.secret)
 				alertc <- s.clientAlert()
 			}
-			_, err, _ := dialFake(t, tc.server)
+			_, err := dialFake(t, tc.server)
 			if err == nil || tc.want != nil && !errors.Is(err, tc.want) {
 				t.Fatalf("handshake error = %v, want %v", err, tc.want)
 			}
@@ -94,7 +94,7 @@ func TestRecordRefusals(t *testing.T) {
 		{"truncated record after the handshake", nil, truncated, ErrTruncated},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err, _ := dialFake(t, &fakeServer{flight: tc.during, after: tc.after})
+			c, err := dialFake(t, &fakeServer{flight: tc.during, after: tc.after})
 			if tc.after != nil {
 				if err != nil {
 					t.Fatalf("handshake: %v", err)
