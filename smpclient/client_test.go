@@ -346,6 +346,16 @@ func TestIdentityChecks(t *testing.T) {
 			t.Fatalf("Dial error = %v, want HANDSHAKE bad_auth", err)
 		}
 	})
+	t.Run("session id differs from the client Finished", func(t *testing.T) {
+		// crypto/tls under TLS 1.3: the client Finished is recovered from
+		// its key log, so the reference's session check runs here too.
+		srv := newServer(t, smptest.Config{HelloHook: func(h *smpclient.ServerHello) { h.SessionID[0] ^= 1 }})
+		_, err := smpclient.Dial(t.Context(), srv.Address(), smpclient.Config{})
+		var he *smpclient.HandshakeError
+		if !errors.As(err, &he) || he.Reason != "session" {
+			t.Fatalf("Dial error = %v, want HANDSHAKE session", err)
+		}
+	})
 	t.Run("unreachable", func(t *testing.T) {
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		a := ln.Addr().String()

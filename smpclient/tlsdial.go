@@ -181,7 +181,9 @@ func (d *dialer) handshakeGo(ctx context.Context, raw net.Conn) (*tlsConn, error
 	}
 	cs := tc.ConnectionState()
 	unique := cs.TLSUnique
-	if cs.Version == tls.VersionTLS13 {
+	if cs.Version != tls.VersionTLS13 {
+		capture.Stop()
+	} else {
 		var err error
 		if unique, err = capture.ClientFinished(cs.CipherSuite); err != nil {
 			d.cfg.Logger.Debug("client Finished not recovered; session id is not checked", "err", err)

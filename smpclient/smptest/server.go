@@ -474,10 +474,10 @@ func (s *Server) accept(raw net.Conn) (nc net.Conn, sessionID []byte, alpn strin
 	}
 	cs := tc.ConnectionState()
 	sessionID = cs.TLSUnique // TLS 1.2
-	if cs.Version == tls.VersionTLS13 {
-		if sessionID, err = capture.ClientFinished(cs.CipherSuite); err != nil {
-			return nil, nil, "", err
-		}
+	if cs.Version != tls.VersionTLS13 {
+		capture.Stop()
+	} else if sessionID, err = capture.ClientFinished(cs.CipherSuite); err != nil {
+		return nil, nil, "", err
 	}
 	return tc, sessionID, cs.NegotiatedProtocol, nil
 }

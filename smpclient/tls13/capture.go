@@ -96,6 +96,14 @@ func (c *captureConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
+// Stop ends the recording and drops what was kept, for a handshake that
+// did not negotiate TLS 1.3.
+func (f *FinishedCapture) Stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.secret, f.sent, f.done = nil, nil, true
+}
+
 // ClientFinished returns the verify_data of the client Finished of a
 // completed TLS 1.3 handshake with suite. It ends the recording.
 func (f *FinishedCapture) ClientFinished(suiteID uint16) ([]byte, error) {
