@@ -50,6 +50,10 @@ const (
 	// protects before the client moves to the next one (AES-GCM's
 	// limit is 2^24.5 records, RFC 8446 §5.5).
 	defaultKeyUpdateAfter = 1 << 23
+	// maxUselessRecords bounds the records one Read takes that carry no
+	// application data (empty records, tickets, key updates, warnings),
+	// so a server cannot keep a reader spinning.
+	maxUselessRecords = 100
 	// maxWriteBatch bounds the plaintext sealed into one write.
 	maxWriteBatch = 4 * maxPlaintext
 )
@@ -155,9 +159,14 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}
 	c.inMu.Lock()
 	defer c.inMu.Unlock()
-	for len(c.input) == 0 {
+	for useless := 0; len(c.input) == 0; useless++ {
 		if c.readErr != nil {
 			return 0, c.readErr
+		}
+		if useless == maxUselessRecords {
+			c.readErr = fail(alertUnexpectedMessage, "%d records in a row without application data", useless)
+			c.sendFatal(c.readErr)
+			continue
 		}
 		if err := c.readPostHandshake(); err != nil {
 			c.readErr = err

@@ -198,6 +198,9 @@ func parseServerHello(body []byte) (*serverHello, error) {
 	if m.version != VersionTLS13 {
 		return nil, failWith(alertProtocolVersion, ErrNotTLS13, "ServerHello selects version %#04x", m.version)
 	}
+	if legacyVersion != 0x0303 {
+		return nil, fail(alertIllegalParameter, "TLS 1.3 ServerHello with legacy version %#04x", legacyVersion)
+	}
 	return m, nil
 }
 

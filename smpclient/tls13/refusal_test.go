@@ -3,6 +3,7 @@ package tls13
 import (
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -107,5 +108,23 @@ func TestRecordRefusals(t *testing.T) {
 			}
 			t.Logf("%s: %v", tc.name, err)
 		})
+	}
+}
+
+// TestUselessRecords: a server that sends only empty records cannot keep
+// a Read busy forever.
+func TestUselessRecords(t *testing.T) {
+	c, err := dialFake(t, &fakeServer{after: func(s *fakeServer) {
+		for range maxUselessRecords + 1 {
+			s.writeSealed(recordApplicationData, nil)
+		}
+		s.clientAlert()
+	}})
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	c.SetReadDeadline(time.Now().Add(deadline))
+	if _, err := c.Read(make([]byte, 1)); err == nil || !strings.Contains(err.Error(), "without application data") {
+		t.Fatalf("Read = %v, want a refusal of records without data", err)
 	}
 }
