@@ -276,3 +276,21 @@ func TestOpenSSLRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestOpenSSLCertificateRequest: a server that asks for a client
+// certificate gets an empty Certificate and goes on (-verify, not
+// -Verify, makes the certificate optional).
+func TestOpenSSLCertificateRequest(t *testing.T) {
+	openssl := requireTool(t, "openssl")
+	leaf, key, ca := opensslChain(t, openssl, "ed25519")
+	s := startSServer(t, openssl, leaf, key, ca, "-tls1_3", "-alpn", "smp/1", "-verify", "1")
+	c, err := dialTLS13(t, s.addr, smpConfig())
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	c.SetDeadline(time.Now().Add(deadline))
+	if _, err := c.Write([]byte("no certificate here\n")); err != nil {
+		t.Fatal(err)
+	}
+	s.waitLine(t, "no certificate here")
+}

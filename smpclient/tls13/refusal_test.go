@@ -1,8 +1,10 @@
 package tls13
 
 import (
+	"context"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +128,27 @@ func TestUselessRecords(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(deadline))
 	if _, err := c.Read(make([]byte, 1)); err == nil || !strings.Contains(err.Error(), "without application data") {
 		t.Fatalf("Read = %v, want a refusal of records without data", err)
+	}
+}
+
+// TestHandshakeContext: a server that never answers holds the handshake
+// only until the context ends.
+func TestHandshakeContext(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = Client(nc, smpConfig()).HandshakeContext(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > deadline/2 {
+		t.Fatalf("HandshakeContext = %v after %v, want the context's deadline at once", err, time.Since(start))
 	}
 }
