@@ -16,7 +16,8 @@ import (
 //	BenchmarkHandshake  handshakes/s (tls13, Ed448 front), go-handshakes/s (crypto/tls), ratio
 //	BenchmarkTLSSubscribe nsub/s (tls13, Ed448 front), go-nsub/s (crypto/tls), ratio (target >= 0.8)
 //
-// A handshake is a whole Dial (TCP, TLS, SMP hellos) and Close. Both
+// One op is one handshake (or one NSUB) on each of the two paths. A
+// handshake is a whole Dial (TCP, TLS, SMP hellos) and Close. Both
 // fakes skip NSUB signature verification (benchmark only), so the NSUB
 // figures measure the client and its TLS, not the fake's verifier. The
 // tls13 path also carries the front's copying between TLS and the fake.
