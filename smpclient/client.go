@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -52,9 +51,13 @@ type Config struct {
 	// SkipChainValidation skips X.509 path validation (signatures,
 	// validity, CA flags). The key hash is always checked.
 	SkipChainValidation bool
-	// NoTLSDiagnosis disables the second, diagnostic TLS 1.2 connection
-	// made after a refused handshake to detect an Ed448 leaf.
-	NoTLSDiagnosis bool
+	// TLS picks the TLS implementation; TLSAuto (the zero value) uses
+	// crypto/tls and falls back to smpclient/tls13 for a server that
+	// refuses crypto/tls before showing its certificate (an Ed448 leaf).
+	TLS TLSImplementation
+	// TLSMemo, if set, remembers the servers that needed the fallback,
+	// so that their next Dial skips crypto/tls. Share one per process.
+	TLSMemo *TLSMemo
 	// PingInterval is the idle time after which a keepalive PING is sent;
 	// zero means DefaultPingInterval, negative disables keepalive.
 	PingInterval time.Duration
@@ -114,6 +117,7 @@ func (cfg Config) withDefaults() (Config, error) {
 type ConnInfo struct {
 	Server      ServerAddress
 	RemoteAddr  string // host:port dialed
+	TLS         TLSImplementation
 	TLSVersion  uint16 // tls.VersionTLS13, ...
 	CipherSuite uint16
 	ALPN        string // negotiated ALPN, "" if none
@@ -217,8 +221,8 @@ type Client struct {
 }
 
 // TLSError means the TLS handshake failed for a reason other than the
-// checks of §1.2 (which return *KeyHashError, *Ed448LeafError, or a chain
-// error): typically the server refused our TLS profile.
+// checks of §1.2 (which return *KeyHashError or a chain error):
+// typically the server refused our TLS profile.
 type TLSError struct {
 	Addr string
 	Err  error
@@ -241,8 +245,8 @@ func (e *DialError) Unwrap() error { return e.Err }
 // Dial connects to the server at addr, checks its identity and runs the
 // SMP handshake. ctx bounds the whole dial: its deadline becomes the
 // connection deadline and cancelling it aborts the dial. Errors are
-// *DialError (TCP), *TLSError, *KeyHashError, *Ed448LeafError,
-// *VersionError or *HandshakeError.
+// *DialError (TCP), *TLSError, *KeyHashError, *VersionError or
+// *HandshakeError.
 func Dial(ctx context.Context, addr ServerAddress, cfg Config) (*Client, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -251,43 +255,30 @@ func Dial(ctx context.Context, addr ServerAddress, cfg Config) (*Client, error) 
 	if len(addr.Hosts) == 0 {
 		return nil, fmt.Errorf("%w: no host", ErrBadAddress)
 	}
-	hostport := addr.DialAddr()
-	raw, err := cfg.DialContext(ctx, "tcp", hostport)
+	d := &dialer{addr: addr, hostport: addr.DialAddr(), cfg: cfg}
+	tc, err := d.dialTLS(ctx)
 	if err != nil {
-		return nil, &DialError{Addr: hostport, Err: err}
+		return nil, err
 	}
-	c, err := handshake(ctx, raw, addr, hostport, cfg)
+	c, err := handshake(ctx, tc, addr, d.hostport, cfg)
 	if err != nil {
-		raw.Close()
+		tc.conn.Close()
 		return nil, err
 	}
 	c.start()
 	return c, nil
 }
 
-// handshake runs TLS and the SMP hellos on raw.
-func handshake(ctx context.Context, raw net.Conn, addr ServerAddress, hostport string, cfg Config) (*Client, error) {
-	release := bindDeadline(ctx, raw.SetDeadline)
+// handshake runs the SMP hellos on an established TLS connection.
+func handshake(ctx context.Context, tc *tlsConn, addr ServerAddress, hostport string, cfg Config) (*Client, error) {
+	release := bindDeadline(ctx, tc.conn.SetDeadline)
 	defer release()
-
-	var chain Chain
-	tcfg := clientTLSConfig(cfg.Now, func(rawCerts [][]byte) error {
-		var err error
-		chain, err = verifyChain(rawCerts, addr.KeyHash, cfg.Now(), cfg.SkipChainValidation)
-		return err
-	})
-	tc := tls.Client(raw, tcfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, tlsFailure(ctx, err, addr, hostport, cfg)
-	}
-	cs := tc.ConnectionState()
-
 	c := &Client{
 		cfg:     cfg,
-		conn:    tc,
+		conn:    tc.conn,
 		logger:  cfg.Logger.With("smp_server", hostport),
-		bw:      bufio.NewWriterSize(tc, BlockSize),
-		br:      bufio.NewReaderSize(tc, BlockSize),
+		bw:      bufio.NewWriterSize(tc.conn, BlockSize),
+		br:      bufio.NewReaderSize(tc.conn, BlockSize),
 		send:    &blockCodec{},
 		recv:    &blockCodec{},
 		pending: make(map[corrKey]pendingEntry),
@@ -297,10 +288,10 @@ func handshake(ctx context.Context, raw net.Conn, addr ServerAddress, hostport s
 	}
 	rand.Read(c.corrPrefix[:])
 	c.info = ConnInfo{
-		Server: addr, RemoteAddr: hostport, TLSVersion: cs.Version, CipherSuite: cs.CipherSuite,
-		ALPN: cs.NegotiatedProtocol, Chain: chain,
+		Server: addr, RemoteAddr: hostport, TLS: tc.impl, TLSVersion: tc.version, CipherSuite: tc.suite,
+		ALPN: tc.alpn, Chain: tc.chain,
 	}
-	if err := c.hello(cs); err != nil {
+	if err := c.hello(tc.tlsUnique); err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("smp: handshake with %s: %w", hostport, ctx.Err())
 		}
@@ -309,53 +300,10 @@ func handshake(ctx context.Context, raw net.Conn, addr ServerAddress, hostport s
 	return c, nil
 }
 
-// tlsFailure turns a failed TLS handshake into the clearest error.
-func tlsFailure(ctx context.Context, err error, addr ServerAddress, hostport string, cfg Config) error {
-	var khe *KeyHashError
-	var e448 *Ed448LeafError
-	switch {
-	case errors.As(err, &khe), errors.As(err, &e448):
-		return err
-	case ctx.Err() != nil:
-		return &TLSError{Addr: hostport, Err: ctx.Err()}
-	}
-	if !cfg.NoTLSDiagnosis {
-		if derr := diagnose(ctx, addr, hostport, cfg); derr != nil {
-			return derr
-		}
-	}
-	return &TLSError{Addr: hostport, Err: err}
-}
-
-// diagnose runs the TLS 1.2 diagnostic (diagnose.go) and returns a
-// *KeyHashError or *Ed448LeafError if it explains the refusal, else nil.
-func diagnose(ctx context.Context, addr ServerAddress, hostport string, cfg Config) error {
-	conn, err := cfg.DialContext(ctx, "tcp", hostport)
-	if err != nil {
-		return nil
-	}
-	defer conn.Close()
-	raw, err := diagnoseChain(ctx, conn)
-	if err != nil || len(raw) < MinCertChain {
-		cfg.Logger.Debug("tls diagnosis found nothing", "err", err)
-		return nil
-	}
-	_, err = verifyChain(raw, addr.KeyHash, cfg.Now(), true)
-	var khe *KeyHashError
-	var e448 *Ed448LeafError
-	switch {
-	case errors.As(err, &khe):
-		return err
-	case errors.As(err, &e448):
-		e448.Diagnosed = true
-		return e448
-	}
-	return nil
-}
-
 // hello reads the server hello, negotiates the version and sends the
-// client hello (§2.2, §2.3).
-func (c *Client) hello(cs tls.ConnectionState) error {
+// client hello (§2.2, §2.3). tlsUnique is the client Finished of the TLS
+// handshake, nil if it is unknown.
+func (c *Client) hello(tlsUnique []byte) error {
 	sh, err := c.readServerHello()
 	if err != nil {
 		return err
@@ -364,9 +312,9 @@ func (c *Client) hello(cs tls.ConnectionState) error {
 	c.info.ServerMin, c.info.ServerMax = sh.MinVersion, sh.MaxVersion
 	v := min(cfg.MaxVersion, sh.MaxVersion)
 	if v < max(cfg.MinVersion, sh.MinVersion) {
-		return &VersionError{ServerMin: sh.MinVersion, ServerMax: sh.MaxVersion, ClientMin: cfg.MinVersion, ClientMax: cfg.MaxVersion, ALPN: cs.NegotiatedProtocol}
+		return &VersionError{ServerMin: sh.MinVersion, ServerMax: sh.MaxVersion, ClientMin: cfg.MinVersion, ClientMax: cfg.MaxVersion, ALPN: c.info.ALPN}
 	}
-	sk, err := c.authenticateServer(cs, sh)
+	sk, err := c.authenticateServer(tlsUnique, sh)
 	if err != nil {
 		return err
 	}
@@ -396,11 +344,11 @@ func (c *Client) readServerHello() (ServerHello, error) {
 // authenticateServer checks the server hello against the TLS session:
 // the session id, the certificate chain's key hash, and the session key's
 // signature by the TLS certificate. It returns the signed session key.
-func (c *Client) authenticateServer(cs tls.ConnectionState, sh ServerHello) (SignedKey, error) {
-	// Under TLS 1.2 Go exposes tls-unique, so do the reference's check;
-	// under TLS 1.3 it cannot be computed and the server's value is used.
-	if cs.TLSUnique != nil && !bytes.Equal(cs.TLSUnique, sh.SessionID) {
-		return SignedKey{}, &HandshakeError{Reason: "session", Err: errors.New("session id differs from tls-unique")}
+func (c *Client) authenticateServer(tlsUnique []byte, sh ServerHello) (SignedKey, error) {
+	// The reference's check: the session id is the client Finished
+	// (skipped when it is unknown).
+	if tlsUnique != nil && !bytes.Equal(tlsUnique, sh.SessionID) {
+		return SignedKey{}, &HandshakeError{Reason: "session", Err: errors.New("session id differs from tls-unique (the client Finished)")}
 	}
 	if len(sh.CertChain) < MinCertChain || KeyHashOf(sh.CertChain[1]) != c.info.Server.KeyHash {
 		return SignedKey{}, &HandshakeError{Reason: "bad_auth", Err: errors.New("certificate chain in the server hello does not match the key hash")}
@@ -409,7 +357,7 @@ func (c *Client) authenticateServer(cs tls.ConnectionState, sh ServerHello) (Sig
 	if err != nil {
 		return SignedKey{}, &HandshakeError{Reason: "bad_auth", Err: err}
 	}
-	if len(cs.PeerCertificates) == 0 || !sk.Verify(cs.PeerCertificates[0].PublicKey) {
+	if len(c.info.Chain.Certs) == 0 || !sk.Verify(c.info.Chain.Certs[0].parsedKey) {
 		return SignedKey{}, &HandshakeError{Reason: "bad_auth", Err: errors.New("server session key is not signed by the TLS certificate")}
 	}
 	return sk, nil

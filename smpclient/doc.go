@@ -8,6 +8,19 @@
 // tryst package and knows nothing about tokens, pushes or storage:
 // reconnection and resubscription policy belong to the caller.
 //
+// # TLS
+//
+// Go's crypto/tls serves every server whose online (leaf) certificate
+// it can verify. Servers made before February 2024 (and notification
+// and file servers still) sign the TLS handshake with Ed448, which
+// crypto/tls lacks; such a server refuses crypto/tls before showing its
+// certificate, and Dial then uses smpclient/tls13, this module's TLS 1.3
+// client, and remembers that in Config.TLSMemo. The identity checks of
+// §1.2 are the same on both paths, and on both the session id in the
+// server hello is checked against the client Finished ("tls-unique",
+// §1.4); crypto/tls does not expose it under TLS 1.3, so it is recovered
+// from crypto/tls's key log with a tls13.FinishedCapture.
+//
 // # Versions
 //
 // The client speaks SMP versions 7..18 and picks the highest version both

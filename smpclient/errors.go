@@ -206,20 +206,6 @@ func (e *KeyHashError) Error() string {
 	return fmt.Sprintf("smp: key hash mismatch: server identity certificate hashes to %s, address expects %s", e.Got, e.Want)
 }
 
-// Ed448LeafError means the server's TLS (leaf) certificate has an Ed448
-// key. Go's crypto/tls cannot verify Ed448 handshake signatures
-// (golang/go#29390), so such a server cannot be reached until its operator
-// reissues the online certificate as Ed25519 (smp-server keeps the address).
-type Ed448LeafError struct {
-	// Diagnosed is true when the leaf was seen in a diagnostic TLS 1.2
-	// handshake after the real handshake failed.
-	Diagnosed bool
-}
-
-func (e *Ed448LeafError) Error() string {
-	return "smp: server's TLS leaf certificate has an Ed448 key, which Go's crypto/tls cannot verify (reissue the online certificate as Ed25519)"
-}
-
 // VersionError means the client's and server's SMP version ranges do not
 // overlap.
 type VersionError struct {

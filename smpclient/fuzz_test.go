@@ -244,11 +244,3 @@ func FuzzDecryptNMsgMeta(f *testing.F) {
 		DecryptNMsgMeta(&secret, &nonce, b)
 	})
 }
-
-// FuzzDiagnoseHandshake fuzzes the TLS 1.2 record parsing of the Ed448 diagnostic.
-func FuzzDiagnoseHandshake(f *testing.F) {
-	f.Add([]byte{11, 0, 0, 6, 0, 0, 3, 0, 0, 0})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		parseDiagHandshake(b)
-	})
-}

@@ -245,11 +245,20 @@ func (sk SignedKey) Verify(leafKey any) bool {
 // the DER (servers and tests).
 func MarshalSignedKey(key PublicKey, leaf ed25519.PrivateKey) []byte {
 	spki := key.MarshalSPKI()
-	sig := ed25519.Sign(leaf, spki)
+	return marshalSignedKey(spki, oidEd25519, ed25519.Sign(leaf, spki))
+}
+
+// MarshalSignedKeyEd448 is MarshalSignedKey for an Ed448 leaf key.
+func MarshalSignedKeyEd448(key PublicKey, leaf ed448.PrivateKey) []byte {
+	spki := key.MarshalSPKI()
+	return marshalSignedKey(spki, oidEd448, ed448.Sign(leaf, spki, ""))
+}
+
+func marshalSignedKey(spki []byte, alg asn1.ObjectIdentifier, sig []byte) []byte {
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddBytes(spki)
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(oidEd25519) })
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(alg) })
 		b.AddASN1BitString(sig)
 	})
 	return b.BytesOrPanic()

@@ -117,8 +117,7 @@ type Chain struct {
 
 // verifyChain applies §1.2 to the raw chain, leaf first:
 //  1. 2..4 certificates and SHA-256(raw[1]) == want, else *KeyHashError;
-//  2. the leaf key must be one Go's TLS can verify, else *Ed448LeafError;
-//  3. unless skipPath: each certificate is signed by the next, issuers are
+//  2. unless skipPath: each certificate is signed by the next, issuers are
 //     CAs, all are valid at now, and the last one is the trust anchor.
 //     No host name is checked.
 func verifyChain(raw [][]byte, want KeyHash, now time.Time, skipPath bool) (Chain, error) {
@@ -140,9 +139,6 @@ func verifyChain(raw [][]byte, want KeyHash, now time.Time, skipPath bool) (Chai
 		return ch, &KeyHashError{Want: want, Got: got}
 	}
 	ch.KeyHashMatch = true
-	if ch.Certs[0].KeyType == "Ed448" {
-		return ch, &Ed448LeafError{}
-	}
 	if skipPath {
 		return ch, nil
 	}

@@ -97,6 +97,7 @@ func parseProbeArgs(args []string, stdout io.Writer) (o probeOptions, done bool,
 type probeReport struct {
 	Server        string      `json:"server"`
 	RemoteAddr    string      `json:"remote_addr"`
+	TLS           string      `json:"tls_implementation"`
 	TLSVersion    string      `json:"tls_version"`
 	CipherSuite   string      `json:"cipher_suite"`
 	ALPN          string      `json:"alpn"`
@@ -218,6 +219,7 @@ func newProbeReport(info smpclient.ConnInfo, rtt time.Duration) probeReport {
 	rep := probeReport{
 		Server:        info.Server.String(),
 		RemoteAddr:    info.RemoteAddr,
+		TLS:           string(info.TLS),
 		TLSVersion:    tls.VersionName(info.TLSVersion),
 		CipherSuite:   tls.CipherSuiteName(info.CipherSuite),
 		ALPN:          info.ALPN,
@@ -259,7 +261,7 @@ func writeReport(w io.Writer, rep probeReport, asJSON bool) error {
 	line := func(k, format string, a ...any) { fmt.Fprintf(&b, "%-13s"+format+"\n", append([]any{k}, a...)...) }
 	line("server", "%s", rep.Server)
 	line("connected", "%s", rep.RemoteAddr)
-	line("tls", "%s, %s, ALPN %s", rep.TLSVersion, rep.CipherSuite, alpn)
+	line("tls", "%s, %s, ALPN %s (%s)", rep.TLSVersion, rep.CipherSuite, alpn, rep.TLS)
 	line("smp version", "%d (server offers %s, client supports %s)", rep.SMPVersion, rep.ServerVersion, rep.ClientVersion)
 	line("certificates", "%d", len(rep.Certificates))
 	for i, c := range rep.Certificates {
@@ -275,12 +277,11 @@ func writeReport(w io.Writer, rep probeReport, asJSON bool) error {
 // probeFailure turns a Dial error into the one line the operator sees.
 func probeFailure(addr smpclient.ServerAddress, err error) error {
 	var (
-		de   *smpclient.DialError
-		te   *smpclient.TLSError
-		khe  *smpclient.KeyHashError
-		e448 *smpclient.Ed448LeafError
-		ve   *smpclient.VersionError
-		he   *smpclient.HandshakeError
+		de  *smpclient.DialError
+		te  *smpclient.TLSError
+		khe *smpclient.KeyHashError
+		ve  *smpclient.VersionError
+		he  *smpclient.HandshakeError
 	)
 	var what string
 	switch {
@@ -289,8 +290,6 @@ func probeFailure(addr smpclient.ServerAddress, err error) error {
 	case errors.As(err, &khe):
 		what = "key hash mismatch"
 		err = fmt.Errorf("identity certificate hashes to %s, address has %s", khe.Got, khe.Want)
-	case errors.As(err, &e448):
-		what = "Ed448 leaf"
 	case errors.As(err, &te):
 		what = "TLS refused"
 	case errors.As(err, &ve):

@@ -33,9 +33,30 @@ func TestSMPProbeReport(t *testing.T) {
 		t.Fatalf("runSMP: %v", err)
 	}
 	for _, want := range []string{
-		"TLS 1.3", "ALPN smp/1", "smp version  18 (server offers 6..18", "[0] leaf      Ed25519",
+		"TLS 1.3", "ALPN smp/1 (crypto/tls)", "smp version  18 (server offers 6..18", "[0] leaf      Ed25519",
 		"[1] identity  Ed25519", srv.KeyHash().String() + " matches the identity certificate", "chain        validated", "ping ",
 	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestSMPProbeEd448 probes a server with an Ed448 online certificate
+// behind a TLS front: the report names the TLS client that reached it.
+func TestSMPProbeEd448(t *testing.T) {
+	checkLeaks(t)
+	cert, err := smptest.GenerateEd448Certificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newSMPServer(t, smptest.Config{Plain: true, Certificate: &cert})
+	front := smptest.NewTestFront(t, srv, smptest.FrontConfig{})
+	var out bytes.Buffer
+	if err := runSMP(t.Context(), []string{"probe", front.Address().String()}, &out); err != nil {
+		t.Fatalf("runSMP: %v", err)
+	}
+	for _, want := range []string{"TLS 1.3", "ALPN smp/1 (smpclient/tls13)", "[0] leaf      Ed448", "[1] identity  Ed448", "chain        validated"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
@@ -53,7 +74,7 @@ func TestSMPProbeJSON(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
 	}
-	if rep.TLSVersion != "TLS 1.3" || rep.ALPN != "smp/1" || rep.SMPVersion != 15 || !rep.KeyHashMatch ||
+	if rep.TLSVersion != "TLS 1.3" || rep.TLS != "crypto/tls" || rep.ALPN != "smp/1" || rep.SMPVersion != 15 || !rep.KeyHashMatch ||
 		len(rep.Certificates) != 2 || rep.Certificates[0].KeyType != "Ed25519" || rep.PingRTTMicros <= 0 {
 		t.Errorf("report = %+v", rep)
 	}
@@ -170,7 +191,6 @@ func TestSMPProbeFailures(t *testing.T) {
 	wrongHash := ok.Address()
 	wrongHash.KeyHash[0] ^= 0xff
 	noALPN := newSMPServer(t, smptest.Config{NoALPN: true})
-	ed448 := newSMPServer(t, smptest.Config{Ed448Leaf: true})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	closedAddr := ln.Addr().String()
 	ln.Close()
@@ -185,7 +205,6 @@ func TestSMPProbeFailures(t *testing.T) {
 		{"bad address", []string{"probe", "smp://nothing"}, "bad address"},
 		{"unreachable", []string{"probe", "smp://" + ok.KeyHash().String() + "@" + closedAddr}, "unreachable"},
 		{"key hash mismatch", []string{"probe", wrongHash.String()}, "key hash mismatch"},
-		{"Ed448 leaf", []string{"probe", ed448.Address().String()}, "Ed448 leaf"},
 		{"version mismatch", []string{"probe", noALPN.Address().String()}, "version mismatch"},
 		{"ERR AUTH", []string{"probe", ok.Address().String(), "--notifier-id", smpclient.EncodeB64URL(q.NotifierID),
 			"--notifier-key", smpclient.EncodeB64URL(wrongKey.MarshalPKCS8())}, "ERR AUTH"},

@@ -8,9 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"os"
@@ -106,27 +104,29 @@ var (
 	oidBasicCons  = asn1.ObjectIdentifier{2, 5, 29, 19}
 )
 
-// generateEd448Chain builds [Ed448 leaf, Ed448 CA] by hand: crypto/x509
-// can neither sign with nor encode Ed448 keys. This is the pre-2024
-// smp-server init default that Go's TLS cannot talk to.
-func generateEd448Chain() ([][]byte, error) {
+// GenerateEd448Certificate returns a fresh chain [leaf, CA] of Ed448
+// keys, the pre-2024 smp-server init default that Go's crypto/tls cannot
+// talk to; PrivateKey is the leaf's ed448.PrivateKey. The certificates
+// are built by hand: crypto/x509 can neither sign with nor encode Ed448
+// keys.
+func GenerateEd448Certificate() (tls.Certificate, error) {
 	caPub, caKey, err := ed448.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, err
+		return tls.Certificate{}, err
 	}
-	leafPub, _, err := ed448.GenerateKey(rand.Reader)
+	leafPub, leafKey, err := ed448.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, err
+		return tls.Certificate{}, err
 	}
 	caDER, err := ed448Cert(1, "SMP server CA", "SMP server CA", caPub, caKey, true)
 	if err != nil {
-		return nil, err
+		return tls.Certificate{}, err
 	}
 	leafDER, err := ed448Cert(2, "SMP server CA", "localhost", leafPub, caKey, false)
 	if err != nil {
-		return nil, err
+		return tls.Certificate{}, err
 	}
-	return [][]byte{leafDER, caDER}, nil
+	return tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: leafKey}, nil
 }
 
 func ed448Cert(serial int64, issuer, subject string, pub ed448.PublicKey, signer ed448.PrivateKey, isCA bool) ([]byte, error) {
@@ -185,98 +185,4 @@ func ed448Cert(serial int64, issuer, subject string, pub ed448.PublicKey, signer
 		b.AddASN1BitString(sig)
 	})
 	return cert.Bytes()
-}
-
-// serveEd448 emulates a reference server with an Ed448 leaf on one TCP
-// connection: a TLS 1.3 hello (Go's, which cannot offer Ed448) gets a
-// fatal handshake_failure alert, as the server has no certificate it can
-// use; a TLS 1.2 hello offering Ed448 gets ServerHello and Certificate in
-// the clear, then the connection is closed.
-func serveEd448(nc net.Conn, chain [][]byte) {
-	nc.SetDeadline(time.Now().Add(helloTimeout))
-	hello, err := readClientHello(nc)
-	if err != nil {
-		return
-	}
-	if !offersEd448(hello) {
-		nc.Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28}) // fatal handshake_failure
-		return
-	}
-	var random [32]byte
-	rand.Read(random[:])
-	sh := append([]byte{0x03, 0x03}, random[:]...)
-	sh = append(sh, 0x00, 0xcc, 0xa9, 0x00, 0x00, 0x00) // no session id, ECDHE_ECDSA_CHACHA20, null compression, no extensions
-	var certs []byte
-	for _, c := range chain {
-		certs = append(certs, u24(len(c))...)
-		certs = append(certs, c...)
-	}
-	certMsg := append(u24(len(certs)), certs...)
-	var hs []byte
-	hs = append(hs, handshakeMsg(2, sh)...)
-	hs = append(hs, handshakeMsg(11, certMsg)...)
-	rec := append([]byte{0x16, 0x03, 0x03, byte(len(hs) >> 8), byte(len(hs))}, hs...)
-	nc.Write(rec)
-}
-
-func u24(n int) []byte { return []byte{byte(n >> 16), byte(n >> 8), byte(n)} }
-
-func handshakeMsg(typ byte, body []byte) []byte {
-	return append(append([]byte{typ}, u24(len(body))...), body...)
-}
-
-// readClientHello reads the first handshake record's ClientHello body.
-func readClientHello(r io.Reader) ([]byte, error) {
-	var hdr [5]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, err
-	}
-	if hdr[0] != 0x16 {
-		return nil, errors.New("not a handshake record")
-	}
-	frag := make([]byte, int(hdr[3])<<8|int(hdr[4]))
-	if _, err := io.ReadFull(r, frag); err != nil {
-		return nil, err
-	}
-	if len(frag) < 4 || frag[0] != 1 {
-		return nil, errors.New("not a ClientHello")
-	}
-	return frag[4:], nil
-}
-
-// offersEd448 reports whether a ClientHello body lists the ed448
-// signature scheme (0x0808).
-func offersEd448(body []byte) bool {
-	s := cryptobyte.String(body)
-	var random, sid, suites, comp, exts cryptobyte.String
-	var version uint16
-	if !s.ReadUint16(&version) || !s.ReadBytes((*[]byte)(&random), 32) ||
-		!s.ReadUint8LengthPrefixed(&sid) || !s.ReadUint16LengthPrefixed(&suites) ||
-		!s.ReadUint8LengthPrefixed(&comp) || !s.ReadUint16LengthPrefixed(&exts) {
-		return false
-	}
-	for !exts.Empty() {
-		var typ uint16
-		var data cryptobyte.String
-		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&data) {
-			return false
-		}
-		if typ != 0x000d {
-			continue
-		}
-		var list cryptobyte.String
-		if !data.ReadUint16LengthPrefixed(&list) {
-			return false
-		}
-		for !list.Empty() {
-			var sch uint16
-			if !list.ReadUint16(&sch) {
-				return false
-			}
-			if sch == 0x0808 {
-				return true
-			}
-		}
-	}
-	return false
 }

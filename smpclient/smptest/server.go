@@ -1,6 +1,8 @@
 // Package smptest provides an in-process fake SMP server for tests and
 // local demos. It speaks the wire format of package smpclient over
-// loopback TLS (Ed25519 certificates, generated at start unless given),
+// loopback TLS (Ed25519 certificates, generated at start unless given;
+// Ed448 ones behind a TLS front run by Python's ssl module, see
+// StartFront),
 // answers PING and NSUB the way the reference server does, and lets a
 // test emit NMSG, END and DELD, drop connections, stall, or misbehave.
 //
@@ -25,7 +27,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cloudflare/circl/sign/ed448"
+
 	"github.com/trystgw/tryst/smpclient"
+	"github.com/trystgw/tryst/smpclient/tls13"
 )
 
 // Versions the fake offers by default: the reference server's range.
@@ -37,7 +42,6 @@ const (
 	// versionServiceCerts: "0" after auth and SOK instead of OK.
 	versionServiceCerts uint16 = 16
 	versionBlockEncrypt uint16 = 11
-	sessionIDSize              = 32
 	// helloTimeout bounds the handshake (the reference allows 120 s).
 	helloTimeout = 30 * time.Second
 )
@@ -46,8 +50,14 @@ const (
 // server with a generated Ed25519 CA and leaf.
 type Config struct {
 	// Certificate is the TLS chain [leaf, identity, ...] with an Ed25519
-	// leaf key. Nil generates a fresh Ed25519 CA and leaf.
+	// leaf key (ed25519.PrivateKey), or with Plain also an Ed448 one
+	// (ed448.PrivateKey). Nil generates a fresh Ed25519 CA and leaf.
 	Certificate *tls.Certificate
+	// Plain serves plain TCP for a TLS front (see StartFront): each
+	// connection starts with the front's preamble, the TLS session's
+	// tls-unique and ALPN protocol, each as a shortString, and then
+	// carries the SMP blocks.
+	Plain bool
 	// MinVersion and MaxVersion are the offered SMP range; zero means
 	// 6..18. Offer a range above 18 or below 7 to test version mismatch.
 	MinVersion, MaxVersion uint16
@@ -61,10 +71,6 @@ type Config struct {
 	// without checking its signature. BENCHMARK ONLY: it measures the
 	// client without the server's verification cost.
 	SkipSignatureVerification bool
-	// Ed448Leaf emulates a server whose TLS leaf key is Ed448: it refuses
-	// Go's TLS handshake with a handshake_failure alert and shows its
-	// (generated Ed448) chain only to a TLS 1.2 hello that offers Ed448.
-	Ed448Leaf bool
 	// HelloHook, if set, may modify the server hello before it is sent.
 	HelloHook func(*smpclient.ServerHello)
 	// Logger receives debug logs; nil discards them.
@@ -91,7 +97,7 @@ type Server struct {
 	cfg     Config
 	ln      net.Listener
 	tlsCfg  *tls.Config
-	leafKey ed25519.PrivateKey
+	leafKey any // ed25519.PrivateKey or ed448.PrivateKey
 	chain   [][]byte
 	keyHash smpclient.KeyHash
 	logger  *slog.Logger
@@ -145,15 +151,6 @@ func NewServer(cfg Config) (*Server, error) {
 }
 
 func (s *Server) setupCerts() error {
-	if s.cfg.Ed448Leaf {
-		chain, err := generateEd448Chain()
-		if err != nil {
-			return err
-		}
-		s.chain = chain
-		s.keyHash = smpclient.KeyHashOf(chain[1])
-		return nil
-	}
 	cert := s.cfg.Certificate
 	if cert == nil {
 		c, err := GenerateCertificate()
@@ -165,11 +162,16 @@ func (s *Server) setupCerts() error {
 	if len(cert.Certificate) < 2 {
 		return errors.New("smptest: certificate chain needs a leaf and an identity certificate")
 	}
-	key, ok := cert.PrivateKey.(ed25519.PrivateKey)
-	if !ok {
-		return fmt.Errorf("smptest: leaf key is %T, want ed25519.PrivateKey", cert.PrivateKey)
+	switch cert.PrivateKey.(type) {
+	case ed25519.PrivateKey:
+	case ed448.PrivateKey:
+		if !s.cfg.Plain {
+			return errors.New("smptest: crypto/tls cannot serve an Ed448 leaf; use Plain behind a TLS front")
+		}
+	default:
+		return fmt.Errorf("smptest: leaf key is %T, want ed25519.PrivateKey or ed448.PrivateKey", cert.PrivateKey)
 	}
-	s.leafKey = key
+	s.leafKey = cert.PrivateKey
 	s.chain = cert.Certificate
 	s.keyHash = smpclient.KeyHashOf(cert.Certificate[1])
 	s.tlsCfg = &tls.Config{
@@ -408,10 +410,6 @@ func (s *Server) acceptLoop() {
 				delete(s.raw, nc)
 				s.mu.Unlock()
 			}()
-			if s.cfg.Ed448Leaf {
-				serveEd448(nc, s.chain)
-				return
-			}
 			s.serveConn(nc)
 		})
 	}
@@ -436,14 +434,14 @@ type conn struct {
 }
 
 func (s *Server) serveConn(raw net.Conn) {
-	tc := tls.Server(raw, s.tlsCfg)
-	c := &conn{s: s, nc: tc, bw: bufio.NewWriterSize(tc, smpclient.BlockSize), br: bufio.NewReaderSize(tc, smpclient.BlockSize)}
 	raw.SetDeadline(time.Now().Add(helloTimeout))
-	if err := tc.Handshake(); err != nil {
-		s.logger.Debug("tls handshake failed", "err", err)
+	nc, sessionID, alpn, err := s.accept(raw)
+	if err != nil {
+		s.logger.Debug("connection refused before the SMP handshake", "err", err)
 		return
 	}
-	if err := c.handshake(tc.ConnectionState()); err != nil {
+	c := &conn{s: s, nc: nc, bw: bufio.NewWriterSize(nc, smpclient.BlockSize), br: bufio.NewReaderSize(nc, smpclient.BlockSize)}
+	if err := c.handshake(sessionID, alpn); err != nil {
 		s.logger.Debug("smp handshake failed", "err", err)
 		return
 	}
@@ -456,6 +454,57 @@ func (s *Server) serveConn(raw net.Conn) {
 	if err := c.serve(); !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		s.logger.Debug("connection ended", "err", err)
 	}
+}
+
+// accept runs TLS on raw (or reads a front's preamble in Plain mode) and
+// returns the connection to speak SMP on, the session id (the client
+// Finished, as the reference server's TLS library reports tls-unique)
+// and the negotiated ALPN protocol.
+func (s *Server) accept(raw net.Conn) (nc net.Conn, sessionID []byte, alpn string, err error) {
+	if s.cfg.Plain {
+		sessionID, alpn, err = readPreamble(raw)
+		return raw, sessionID, alpn, err
+	}
+	capture := tls13.NewFinishedCapture()
+	cfg := s.tlsCfg.Clone()
+	cfg.KeyLogWriter = capture
+	tc := tls.Server(capture.Conn(raw, true), cfg)
+	if err := tc.Handshake(); err != nil {
+		return nil, nil, "", err
+	}
+	cs := tc.ConnectionState()
+	sessionID = cs.TLSUnique // TLS 1.2
+	if cs.Version != tls.VersionTLS13 {
+		capture.Stop()
+	} else if sessionID, err = capture.ClientFinished(cs.CipherSuite); err != nil {
+		return nil, nil, "", err
+	}
+	return tc, sessionID, cs.NegotiatedProtocol, nil
+}
+
+// readPreamble reads the TLS front's shortString(tls-unique) and
+// shortString(ALPN).
+func readPreamble(r io.Reader) (sessionID []byte, alpn string, err error) {
+	short := func() ([]byte, error) {
+		var n [1]byte
+		if _, err := io.ReadFull(r, n[:]); err != nil {
+			return nil, err
+		}
+		b := make([]byte, n[0])
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
+	if sessionID, err = short(); err != nil {
+		return nil, "", fmt.Errorf("smptest: front preamble: %w", err)
+	}
+	p, err := short()
+	if err != nil {
+		return nil, "", fmt.Errorf("smptest: front preamble: %w", err)
+	}
+	if len(sessionID) == 0 {
+		return nil, "", errors.New("smptest: front sent an empty session id")
+	}
+	return sessionID, string(p), nil
 }
 
 // dropConn forgets c and the subscriptions it held.
@@ -471,17 +520,13 @@ func (s *Server) dropConn(c *conn) {
 }
 
 // handshake sends the server hello and reads the client hello (§2.2, §2.3).
-func (c *conn) handshake(cs tls.ConnectionState) error {
+func (c *conn) handshake(sessionID []byte, alpn string) error {
 	s := c.s
 	minV, maxV := s.minV, s.maxV
-	if cs.NegotiatedProtocol == "" {
+	if alpn == "" {
 		minV, maxV = legacyVersion, legacyVersion
 	}
-	c.sessionID = cs.TLSUnique // TLS 1.2: the real tls-unique
-	if c.sessionID == nil {
-		c.sessionID = make([]byte, sessionIDSize)
-		rand.Read(c.sessionID)
-	}
+	c.sessionID = sessionID
 	dh, err := smpclient.GenerateKey(smpclient.X25519)
 	if err != nil {
 		return err
@@ -489,7 +534,7 @@ func (c *conn) handshake(cs tls.ConnectionState) error {
 	copy(c.serverDH[:], dhBytes(dh))
 	hello := smpclient.ServerHello{
 		MinVersion: minV, MaxVersion: maxV, SessionID: c.sessionID,
-		CertChain: s.chain, SignedKey: smpclient.MarshalSignedKey(dh.Public(), s.leafKey),
+		CertChain: s.chain, SignedKey: s.signKey(dh.Public()),
 	}
 	if s.cfg.HelloHook != nil {
 		s.cfg.HelloHook(&hello)
@@ -531,6 +576,14 @@ func (c *conn) handshake(cs tls.ConnectionState) error {
 		c.wmu.Unlock()
 	}
 	return nil
+}
+
+// signKey signs the per-connection X25519 key with the leaf key.
+func (s *Server) signKey(key smpclient.PublicKey) []byte {
+	if k, ok := s.leafKey.(ed448.PrivateKey); ok {
+		return smpclient.MarshalSignedKeyEd448(key, k)
+	}
+	return smpclient.MarshalSignedKey(key, s.leafKey.(ed25519.PrivateKey))
 }
 
 // dhBytes extracts the raw X25519 private bytes from its PKCS#8 form.
