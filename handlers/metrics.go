@@ -37,9 +37,42 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
+// observeRequest counts one request. Every label value comes from a
+// closed set, so the number of series is bounded by construction:
+//
+//	route:  the router's patterns, plus "preflight" and "unmatched"
+//	method: the nine methods of RFC 9110 and RFC 5789, plus "OTHER"
+//	status: 100 to 599, plus "other"
+//
+// at most (routes+2) × 10 × 501 series of tryst_http_requests_total, and
+// routes+2 of the duration histogram, whatever clients send.
 func (m *metrics) observeRequest(route, method string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.requests.WithLabelValues(route, methodLabel(method), statusLabel(status)).Inc()
 	m.duration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// knownMethods are the methods that get a label of their own.
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodDelete: true, http.MethodOptions: true, http.MethodPatch: true,
+	http.MethodConnect: true, http.MethodTrace: true,
+}
+
+// methodLabel is method when it is a standard one, else "OTHER": a
+// method is any token a client cares to send.
+func methodLabel(method string) string {
+	if knownMethods[method] {
+		return method
+	}
+	return "OTHER"
+}
+
+// statusLabel is the status code, or "other" outside 100..599.
+func statusLabel(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return strconv.Itoa(status)
 }
 
 // RendezvousCollector exports rdv's Stats as Prometheus metrics at scrape
