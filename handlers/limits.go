@@ -31,7 +31,7 @@ func (l limits) wrap(kind string, rule ratelimit.Rule, next http.Handler) http.H
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok, retry, err := l.limiter.Allow(r.Context(), kind+"|"+clientIP(r, l.trustedProxies), rule)
+		ok, retry, err := l.limiter.Allow(r.Context(), kind+"|"+clientKey(r, l.trustedProxies), rule)
 		if err != nil {
 			// A limiter we cannot reach must not take the service down
 			// with it: the request goes through and the failure is logged.

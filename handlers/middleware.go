@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/trystgw/tryst/api"
+	"github.com/trystgw/tryst/ratelimit"
 )
 
 type ctxKey int
@@ -139,28 +139,45 @@ func routePattern(r *http.Request, status int) string {
 	return "unmatched"
 }
 
-// clientIP returns the address a request came from: the peer, or, when the
-// peer is a trusted proxy, the last untrusted address in X-Forwarded-For.
-func clientIP(r *http.Request, trusted []netip.Prefix) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// clientKey names the client a request came from for per-client limits:
+// its address as ratelimit.ClientKey puts it (IPv6 by /64), or the raw
+// RemoteAddr in the unlikely case it does not parse.
+func clientKey(r *http.Request, trusted []netip.Prefix) string {
+	addr, ok := clientAddr(r, trusted)
+	if !ok {
+		return r.RemoteAddr
+	}
+	return ratelimit.ClientKey(addr)
+}
+
+// clientAddr returns the address a request came from: the peer, or, when
+// the peer is a trusted proxy, the first address from the right of
+// X-Forwarded-For that is not a trusted proxy. Every X-Forwarded-For line
+// counts: a proxy may append a line of its own rather than extend the
+// client's, and reading only the first would let the client choose its
+// address. Each hop walked past was added by a trusted proxy, so a hop
+// that does not parse ends the walk at the last trusted one.
+func clientAddr(r *http.Request, trusted []netip.Prefix) (netip.Addr, bool) {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		host = r.RemoteAddr
+		return netip.Addr{}, false
 	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil || !isTrusted(addr, trusted) {
-		return host
+	addr := peer.Addr().Unmap()
+	if !isTrusted(addr, trusted) {
+		return addr, true
 	}
-	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
 		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
 			break
 		}
-		if !isTrusted(hop, trusted) {
-			return hop.String()
+		addr = hop.Unmap()
+		if !isTrusted(addr, trusted) {
+			break
 		}
 	}
-	return host
+	return addr, true
 }
 
 func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {

@@ -1,6 +1,7 @@
 package ratelimit_test
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -55,5 +56,52 @@ func TestZeroRateDisables(t *testing.T) {
 	}
 	if m.Len() != 0 {
 		t.Errorf("zero rule created %d buckets", m.Len())
+	}
+}
+
+func TestConcurrencyCaps(t *testing.T) {
+	c := ratelimit.NewConcurrency(2, 3)
+	if !c.Acquire("a") || !c.Acquire("a") {
+		t.Fatal("first two for a refused")
+	}
+	if c.Acquire("a") {
+		t.Error("third for a accepted over the per-key cap of 2")
+	}
+	if !c.Acquire("b") {
+		t.Fatal("first for b refused")
+	}
+	if c.Acquire("c") || c.Acquire("") {
+		t.Error("accepted over the total cap of 3")
+	}
+	c.Release("a")
+	if !c.Acquire("") {
+		t.Error("the empty key refused with a slot free")
+	}
+	c.Release("")
+	c.Release("a")
+	c.Release("b")
+	if slots, keys := c.Held(); slots != 0 || keys != 0 {
+		t.Errorf("after releasing all: %d slots, %d keys held, want 0 0", slots, keys)
+	}
+	unlimited := ratelimit.NewConcurrency(0, 0)
+	for range 1000 {
+		if !unlimited.Acquire("a") {
+			t.Fatal("refused without caps")
+		}
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7":                 "192.0.2.7",
+		"::ffff:192.0.2.7":          "192.0.2.7",
+		"2001:db8:1:2:aaaa::1":      "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff:ffff::9": "2001:db8:1:2::/64",
+		"2001:db8:1:3::1":           "2001:db8:1:3::/64",
+		"fe80::1%eth0":              "fe80::/64",
+	} {
+		if got := ratelimit.ClientKey(netip.MustParseAddr(in)); got != want {
+			t.Errorf("ClientKey(%s) = %s, want %s", in, got, want)
+		}
 	}
 }
