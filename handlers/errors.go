@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -115,6 +116,15 @@ func tokenErrorResponse(err error) (int, api.Error, bool) {
 }
 
 func retryMillis(d time.Duration) int64 { return max(d.Milliseconds(), 1) }
+
+// OverloadResponse is the whole HTTP/1.1 response written to a connection
+// refused for want of capacity, just before it is closed: 503 with the
+// error envelope and a retry time.
+func OverloadResponse() []byte {
+	body, _ := json.Marshal(api.Error{ErrCode: api.CodeLimitExceeded, Error: "server busy: too many connections", RetryAfterMs: 1000})
+	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\nRetry-After: 1\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n%s", len(body), body)
+}
 
 // writeError answers with err's status and envelope.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {

@@ -70,7 +70,14 @@ func newFixtureDraining(t testing.TB, opts options, draining context.Context) *f
 // do sends one request; hdr holds header name/value pairs.
 func (f *fixture) do(t testing.TB, method, path, body string, hdr ...string) *httptest.ResponseRecorder {
 	t.Helper()
+	return f.doFrom(t, "192.0.2.1:1234", method, path, body, hdr...)
+}
+
+// doFrom is do from the client at remoteAddr.
+func (f *fixture) doFrom(t testing.TB, remoteAddr, method, path, body string, hdr ...string) *httptest.ResponseRecorder {
+	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.RemoteAddr = remoteAddr
 	req.Header.Set("Origin", "https://client.example")
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])

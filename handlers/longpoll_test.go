@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trystgw/tryst/api"
+	"github.com/trystgw/tryst/handlers"
 )
 
 func TestLongPollWokenByWrite(t *testing.T) {
@@ -122,6 +123,54 @@ func TestLongPollAnswersWhenDraining(t *testing.T) {
 		rec := <-done
 		if rec.Code != http.StatusNotModified || time.Since(start) != 0 || !strings.Contains(rec.Header().Get("ETag"), "-1") {
 			t.Errorf("long-poll during shutdown = %d after %v, want an immediate 304", rec.Code, time.Since(start))
+		}
+	})
+}
+
+// TestLongPollCaps parks long-polls up to the per-client cap (2) and the
+// total cap (3): beyond either, a long-poll is refused at once with 429
+// and a retry time, while a plain poll still answers.
+func TestLongPollCaps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, options{now: time.Now, http: handlers.Config{LongPollsPerClient: 2, LongPollsTotal: 3}})
+		path, etag := f.create(t, seedBase, "one")
+		poll := func(from string) *httptest.ResponseRecorder {
+			return f.doFrom(t, from, http.MethodGet, path, "", "If-None-Match", etag, "Prefer", "wait=30")
+		}
+		done := make(chan *httptest.ResponseRecorder, 3)
+		for _, from := range []string{"198.51.100.1:1", "198.51.100.1:2", "[2001:db8::1]:3"} {
+			go func() { done <- poll(from) }()
+		}
+		synctest.Wait()
+		if n := f.rdv.Stats(t.Context()).Waiting; n != 3 {
+			t.Fatalf("waiting long-polls = %d, want 3", n)
+		}
+		for _, c := range []struct{ what, from string }{
+			{"third long-poll of one client", "198.51.100.1:4"},
+			{"long-poll over the total", "203.0.113.5:5"},
+		} {
+			rec := poll(c.from)
+			checkError(t, c.what, rec, http.StatusTooManyRequests, api.CodeLimitExceeded)
+			if e := decodeBody[api.Error](t, rec); rec.Header().Get("Retry-After") == "" || e.RetryAfterMs <= 0 {
+				t.Errorf("%s: Retry-After %q, retry_after_ms %d, want both", c.what, rec.Header().Get("Retry-After"), e.RetryAfterMs)
+			}
+		}
+		if rec := f.doFrom(t, "198.51.100.1:6", http.MethodGet, path, "", "If-None-Match", etag); rec.Code != http.StatusNotModified {
+			t.Errorf("plain poll while capped = %d, want 304", rec.Code)
+		}
+		f.do(t, http.MethodPut, path, "two")
+		for range 3 {
+			if rec := <-done; rec.Code != http.StatusOK {
+				t.Errorf("parked long-poll = %d, want 200", rec.Code)
+			}
+		}
+		// Slots are given back: the client may wait again.
+		path2, etag2 := f.create(t, seedBase, "x")
+		go func() {
+			done <- f.doFrom(t, "198.51.100.1:7", http.MethodGet, path2, "", "If-None-Match", etag2, "Prefer", "wait=1")
+		}()
+		if rec := <-done; rec.Code != http.StatusNotModified {
+			t.Errorf("long-poll after the others ended = %d, want 304 after its wait", rec.Code)
 		}
 	})
 }

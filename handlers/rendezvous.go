@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trystgw/tryst/api"
+	"github.com/trystgw/tryst/ratelimit"
 	"github.com/trystgw/tryst/rendezvous"
 )
 
@@ -21,6 +22,9 @@ type rendezvousHandlers struct {
 	rdv      *rendezvous.Service
 	limit    limits
 	draining context.Context
+	// polls caps waiting long-polls per client and in total, across
+	// every mount.
+	polls *ratelimit.Concurrency
 }
 
 // sessionPath is the path of session id under this mount.
@@ -55,6 +59,11 @@ func pathID(r *http.Request) (rendezvous.ID, error) {
 // from known or the wait ends. When the server starts shutting down, the
 // wait ends at once and the caller answers with what it has.
 func (h rendezvousHandlers) wait(r *http.Request, id rendezvous.ID, known string, d time.Duration) (rendezvous.Session, error) {
+	client := clientKey(r, h.cfg.TrustedProxies)
+	if !h.polls.Acquire(client) {
+		return rendezvous.Session{}, errTooManyLongPolls
+	}
+	defer h.polls.Release(client)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	if h.draining != nil {
@@ -67,6 +76,15 @@ func (h rendezvousHandlers) wait(r *http.Request, id rendezvous.ID, known string
 	}
 	return sess, err
 }
+
+// longPollRetryAfter is what a client refused a long-poll is told to
+// wait: a slot frees up when any of its waits ends.
+const longPollRetryAfter = 5 * time.Second
+
+// errTooManyLongPolls refuses a long-poll over the per-client or total
+// cap: each one holds a connection, a file descriptor, for up to
+// MaxWait, and one client must not hold them all.
+var errTooManyLongPolls = &limitedError{msg: "too many waiting long-polls: retry later or poll without waiting", retryAfter: longPollRetryAfter}
 
 // appliedWait is the wait the server grants for a requested one.
 func (h rendezvousHandlers) appliedWait(requested time.Duration) time.Duration {

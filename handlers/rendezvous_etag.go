@@ -71,8 +71,9 @@ func (h rendezvousHandlers) get() http.Handler {
 		sess, err := h.rdv.Get(r.Context(), id)
 		if err == nil && inm != nil && wait > 0 && inm.matches(sess.Version()) {
 			applied := h.appliedWait(wait)
-			w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(applied/time.Second)))
-			sess, err = h.wait(r, id, sess.Version(), applied)
+			if sess, err = h.wait(r, id, sess.Version(), applied); err == nil {
+				w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(applied/time.Second)))
+			}
 		}
 		if err != nil {
 			if !clientGone(r, err) {

@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/trystgw/tryst/api"
+	"github.com/trystgw/tryst/ratelimit"
 	"github.com/trystgw/tryst/web"
 )
 
@@ -34,11 +35,13 @@ func newRouter(cfg Config, deps Deps, m *metrics) *chi.Mux {
 	return r
 }
 
-// addRendezvousRoutes mounts every configured rendezvous flavour.
+// addRendezvousRoutes mounts every configured rendezvous flavour. The
+// long-poll caps are shared by every mount.
 func addRendezvousRoutes(r chi.Router, cfg Config, deps Deps, m *metrics) {
+	polls := ratelimit.NewConcurrency(cfg.LongPollsPerClient, cfg.LongPollsTotal)
 	for _, mt := range cfg.Mounts {
 		rz := rendezvousHandlers{cfg: cfg, mount: mt, logger: deps.Logger, rdv: deps.Rendezvous,
-			limit: newLimits(cfg, deps, m), draining: deps.Draining}
+			limit: newLimits(cfg, deps, m), draining: deps.Draining, polls: polls}
 		base, item := mt.Path, mt.Path+"/{id}"
 		if base == "/" {
 			item = "/{id}"

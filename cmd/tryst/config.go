@@ -13,6 +13,7 @@ import (
 
 	"github.com/trystgw/tryst/api"
 	"github.com/trystgw/tryst/handlers"
+	"github.com/trystgw/tryst/netlimit"
 	"github.com/trystgw/tryst/ntf"
 	"github.com/trystgw/tryst/ratelimit"
 	"github.com/trystgw/tryst/rendezvous"
@@ -30,10 +31,13 @@ const (
 	// defaultShutdownTimeout lets in-flight requests finish; long-polls are
 	// answered at once when shutdown starts.
 	defaultShutdownTimeout = 15 * time.Second
-	readHeaderTimeout      = 5 * time.Second   // slow-loris bound
-	readTimeout            = 30 * time.Second  // bodies are at most a few KiB
-	idleTimeout            = 120 * time.Second // keep-alive connections between requests
-	writeTimeoutMargin     = 10 * time.Second  // beyond the longest long-poll
+	readHeaderTimeout      = 5 * time.Second // slow-loris bound
+	// defaultReadTimeout bounds reading a request, body included: bodies
+	// are at most a few KiB, and a client trickling one holds a
+	// connection for this long.
+	defaultReadTimeout = 10 * time.Second
+	idleTimeout        = 120 * time.Second // keep-alive connections between requests
+	writeTimeoutMargin = 10 * time.Second  // beyond the longest long-poll
 	// minWriteTimeout bounds writing the answer to any request that does
 	// not wait: bodies are at most a few KiB.
 	minWriteTimeout = 30 * time.Second
@@ -47,7 +51,12 @@ const (
 	defaultTokenRegisterRate  = 1.0
 	defaultTokenRegisterBurst = 10
 	defaultTokenVerifyRate    = 1.0
-	defaultTokenVerifyBurst   = 10
+	// A QR login holds one long-poll per device; a few dozen per address
+	// leaves room for many users behind one NAT while keeping any one
+	// address to a small part of the connections.
+	defaultLongPollsPerIP   = 64
+	defaultMaxConnsPerIP    = 256
+	defaultTokenVerifyBurst = 10
 )
 
 // serveConfig is the effective configuration of `tryst serve`.
@@ -71,6 +80,10 @@ type serveConfig struct {
 	pushConfig string
 	// checkTick is how often periodic token checks are looked for.
 	checkTick time.Duration
+	// conns caps the open client connections; Max 0 on the command line
+	// means derived from the open-file limit.
+	conns       netlimit.Config
+	readTimeout time.Duration
 }
 
 // loadServeConfig parses flags, each falling back to the environment
@@ -109,6 +122,11 @@ func loadServeConfig(args []string, getenv func(string) string, stdout io.Writer
 	fs.IntVar(&c.http.TokenRegisterRate.Burst, "token-register-burst", defaultTokenRegisterBurst, "burst of push token registrations per client IP")
 	fs.Float64Var(&c.http.TokenVerifyRate.Rate, "token-verify-rate", defaultTokenVerifyRate, "push token verification attempts per second per client IP (0: unlimited)")
 	fs.IntVar(&c.http.TokenVerifyRate.Burst, "token-verify-burst", defaultTokenVerifyBurst, "burst of push token verification attempts per client IP")
+	fs.IntVar(&c.conns.Max, "max-conns", 0, "most open client connections (0: the open-file limit less a reserve)")
+	fs.IntVar(&c.conns.PerClient, "max-conns-per-ip", defaultMaxConnsPerIP, "most open connections per client IP, IPv6 by /64 (0: no cap; trusted proxies are exempt)")
+	fs.IntVar(&c.http.LongPollsPerClient, "longpolls-per-ip", defaultLongPollsPerIP, "most waiting long-polls per client IP, IPv6 by /64 (0: no cap)")
+	fs.IntVar(&c.http.LongPollsTotal, "longpolls-max", 0, "most waiting long-polls in all (0: half of max-conns)")
+	fs.DurationVar(&c.readTimeout, "read-timeout", defaultReadTimeout, "longest time to read a request, body included")
 	nameEnvironment(fs.FlagSet)
 	if done, err := fs.parse(args); done {
 		if err == nil {
@@ -181,6 +199,9 @@ func (c *serveConfig) finish(origins, proxies, mounts, whenFull string) error {
 	if err := c.finishStorage(); err != nil {
 		return err
 	}
+	if err := c.finishConns(); err != nil {
+		return err
+	}
 	return c.rendezvous.Validate()
 }
 
@@ -210,6 +231,32 @@ func (c *serveConfig) finishStorage() error {
 	return nil
 }
 
+// finishConns derives the connection caps: the total from the open-file
+// limit as it is at start, the long-poll total from that, so long-polls
+// can never hold every connection and short requests (/healthz among
+// them) always find one.
+func (c *serveConfig) finishConns() error {
+	if c.conns.Max < 0 || c.conns.PerClient < 0 || c.http.LongPollsPerClient < 0 || c.http.LongPollsTotal < 0 {
+		return errors.New("connection and long-poll caps must not be negative")
+	}
+	if c.readTimeout <= 0 {
+		return errors.New("read-timeout must be positive")
+	}
+	if c.conns.Max == 0 {
+		fds, err := netlimit.FDLimit()
+		if err != nil {
+			return fmt.Errorf("max-conns: %w; set it explicitly", err)
+		}
+		c.conns.Max = netlimit.MaxFor(fds)
+	}
+	if c.http.LongPollsTotal == 0 {
+		c.http.LongPollsTotal = max(c.conns.Max/2, 1)
+	}
+	c.conns.Exempt = c.http.TrustedProxies
+	c.conns.Refusal = handlers.OverloadResponse()
+	return nil
+}
+
 func splitList(s string) []string {
 	var out []string
 	for item := range strings.SplitSeq(s, ",") {
@@ -232,6 +279,8 @@ func (c serveConfig) logAttrs() []any {
 		"database", databaseForLog(c.databaseURL), "data_dir", c.dataDir, "master_key_file", c.masterKeyFile,
 		"push_config", c.pushConfig, "check_tick", c.checkTick.String(),
 		"token_register_rate", rateForLog(c.http.TokenRegisterRate), "token_verify_rate", rateForLog(c.http.TokenVerifyRate),
+		"max_conns", c.conns.Max, "max_conns_per_ip", c.conns.PerClient, "longpolls_per_ip", c.http.LongPollsPerClient,
+		"longpolls_max", c.http.LongPollsTotal, "read_timeout", c.readTimeout.String(),
 	}
 }
 

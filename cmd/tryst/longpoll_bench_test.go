@@ -40,7 +40,9 @@ const (
 // quiet, when the gateway should have returned the burst's memory to the
 // OS (the process holds the server and the writing client).
 func BenchmarkLongPoll10k(b *testing.B) {
-	s := startServer(b, "--create-rate", "0", "--write-rate", "0")
+	// One address plays every client here, so the per-address caps are off.
+	s := startServer(b, "--create-rate", "0", "--write-rate", "0",
+		"--longpolls-per-ip", "0", "--max-conns-per-ip", "0", "--longpolls-max", "15000")
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
 	defer client.CloseIdleConnections()
 	sessions := createSessions(b, client, s.URL, longPollWaiters)

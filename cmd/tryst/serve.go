@@ -66,6 +66,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, services [
 		return err
 	}
 	defer ln.Close() // Serve closes it too; this is for a failed start
+	ln = limitConns(ln, cfg.conns, env.reg)
 	sup := newSupervisor(context.WithoutCancel(ctx))
 	process := sup.Group("process")
 	process.Go("memory release", func(ctx context.Context) error {
@@ -206,7 +207,7 @@ func newHTTPServer(cfg serveConfig, env *serveEnv, running []runningService, dra
 	return &http.Server{
 		Handler:           handlers.New(cfg.http, deps),
 		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
+		ReadTimeout:       cfg.readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
