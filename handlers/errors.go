@@ -109,6 +109,8 @@ func tokenErrorResponse(err error) (int, api.Error, bool) {
 		return http.StatusConflict, api.Error{ErrCode: api.CodeConflict, Error: "the token is invalid: replace the device token"}, true
 	case errors.Is(err, ntf.ErrUnknownApp):
 		return http.StatusBadRequest, api.Error{ErrCode: api.CodeInvalidParam, Error: unknownAppMessage(err)}, true
+	case errors.Is(err, ntf.ErrTooManyPushes):
+		return http.StatusTooManyRequests, api.Error{ErrCode: api.CodeLimitExceeded, Error: "pushes to this token are still waiting", RetryAfterMs: retryMillis(pushRetryAfter)}, true
 	case errors.Is(err, ntf.ErrPushUnavailable):
 		return http.StatusServiceUnavailable, api.Error{ErrCode: api.CodeUnavailable, Error: "push delivery is busy", RetryAfterMs: retryMillis(pushRetryAfter)}, true
 	}

@@ -36,6 +36,10 @@ type Config struct {
 	// TokenRegisterRate and TokenVerifyRate are per-client-IP token
 	// buckets on push token registrations and verification attempts.
 	TokenRegisterRate, TokenVerifyRate ratelimit.Rule
+	// TokenUpdateRate is the per-client-IP bucket on replacing a device
+	// token and setting checks; TokenPerTokenRate the bucket of each
+	// token on replace, checks and verify alike.
+	TokenUpdateRate, TokenPerTokenRate ratelimit.Rule
 	// LongPollsPerClient and LongPollsTotal cap the long-polls waiting at
 	// once, per client IP (IPv6 by /64) and in all; beyond them a
 	// long-poll is refused with 429. Zero means no cap.

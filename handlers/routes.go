@@ -64,7 +64,7 @@ func addRendezvousRoutes(r chi.Router, cfg Config, deps Deps, m *metrics) {
 // addTokenRoutes serves the push token API.
 func addTokenRoutes(r chi.Router, cfg Config, deps Deps, m *metrics) {
 	tk := tokenHandlers{logger: deps.Logger, tokens: deps.Tokens, limit: newLimits(cfg, deps, m),
-		register: cfg.TokenRegisterRate, verify: cfg.TokenVerifyRate}
+		register: cfg.TokenRegisterRate, verify: cfg.TokenVerifyRate, update: cfg.TokenUpdateRate, perToken: cfg.TokenPerTokenRate}
 	r.Method(http.MethodPost, "/v1/tokens", tk.create())
 	r.Method(http.MethodGet, "/v1/tokens/{id}", tk.get())
 	r.Method(http.MethodPut, "/v1/tokens/{id}", tk.replace())

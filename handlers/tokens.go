@@ -25,9 +25,18 @@ type tokenHandlers struct {
 	logger *slog.Logger
 	tokens *ntf.Service
 	limit  limits
-	// register and verify are the per-client-IP rules on registrations
-	// and on verification attempts.
-	register, verify ratelimit.Rule
+	// register, verify and update are the per-client-IP rules on
+	// registrations, verification attempts and the other writes
+	// (replace, checks); perToken is the rule on each token's writes.
+	register, verify, update, perToken ratelimit.Rule
+}
+
+// limitWrites applies the per-client-IP rule, then the per-token one, to
+// a token's write of kind. Each write of a replace queues a push to the
+// device the caller names, so neither a client nor a token holder may
+// send them at will.
+func (h tokenHandlers) limitWrites(kind string, ipRule ratelimit.Rule, next http.Handler) http.Handler {
+	return h.limit.wrap(kind, ipRule, h.limit.perToken(kind+"_per_token", h.perToken, next))
 }
 
 // create handles POST /v1/tokens.
@@ -58,7 +67,7 @@ func (h tokenHandlers) create() http.Handler {
 
 // verifyCode handles POST /v1/tokens/{id}/verify.
 func (h tokenHandlers) verifyCode() http.Handler {
-	return h.limit.wrap("token_verify", h.verify, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return h.limitWrites("token_verify", h.verify, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decodeStrict[api.TokenVerifyRequest](w, r, tokenBodyLimit)
 		if err != nil {
 			writeError(w, r, h.logger, err)
@@ -86,7 +95,7 @@ func (h tokenHandlers) get() http.Handler {
 
 // replace handles PUT /v1/tokens/{id}.
 func (h tokenHandlers) replace() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return h.limitWrites("token_replace", h.update, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decodeStrict[api.TokenReplaceRequest](w, r, tokenBodyLimit)
 		if err != nil {
 			writeError(w, r, h.logger, err)
@@ -97,12 +106,12 @@ func (h tokenHandlers) replace() http.Handler {
 			return
 		}
 		h.answer(w, r)(h.tokens.Replace(r.Context(), credentials(r), req.DeviceToken))
-	})
+	}))
 }
 
 // checks handles PUT /v1/tokens/{id}/checks.
 func (h tokenHandlers) checks() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return h.limitWrites("token_checks", h.update, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decodeStrict[api.TokenChecksRequest](w, r, tokenBodyLimit)
 		if err != nil {
 			writeError(w, r, h.logger, err)
@@ -118,7 +127,7 @@ func (h tokenHandlers) checks() http.Handler {
 			return
 		}
 		h.answer(w, r)(h.tokens.SetChecks(r.Context(), credentials(r), interval))
-	})
+	}))
 }
 
 // delete handles DELETE /v1/tokens/{id}.

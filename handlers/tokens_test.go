@@ -411,3 +411,38 @@ func TestTokenPushResults(t *testing.T) {
 	}
 	wantStatus(t, f.do(t, http.MethodPost, path+"/verify", `{"code":"`+f.code(t, a)+`"}`, a.secret), http.StatusConflict, api.CodeConflict)
 }
+
+// TestTokenWriteRateLimits checks the limits on a token's writes: per
+// token (someone knowing only the id has a bucket of their own) and per
+// client IP across tokens.
+func TestTokenWriteRateLimits(t *testing.T) {
+	f := newTokenFixture(t, handlers.Config{TokenPerTokenRate: ratelimit.Rule{Rate: 0.001, Burst: 2}})
+	a, b := f.register(t, apnsDevice), f.register(t, apnsDevice)
+	replace := `{"device_token":"` + strings.Repeat("ab", 32) + `"}`
+	for range 3 { // a stranger with the id and a wrong secret
+		f.do(t, http.MethodPut, "/v1/tokens/"+a.id, replace, "x"+a.secret[1:])
+	}
+	for i := range 2 {
+		if rec := f.do(t, http.MethodPut, "/v1/tokens/"+a.id, replace, a.secret); rec.Code != http.StatusOK {
+			t.Fatalf("replace %d within the token's burst = %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	wantStatus(t, f.do(t, http.MethodPut, "/v1/tokens/"+a.id, replace, a.secret), http.StatusTooManyRequests, api.CodeLimitExceeded)
+	if rec := f.do(t, http.MethodPut, "/v1/tokens/"+b.id, replace, b.secret); rec.Code != http.StatusOK {
+		t.Errorf("another token's replace = %d, want 200", rec.Code)
+	}
+
+	g := newTokenFixture(t, handlers.Config{TokenUpdateRate: ratelimit.Rule{Rate: 0.001, Burst: 3}})
+	var apps []app
+	for range 4 {
+		apps = append(apps, g.register(t, apnsDevice))
+	}
+	for i, a := range apps {
+		rec := g.do(t, http.MethodPut, "/v1/tokens/"+a.id+"/checks", `{"interval_minutes":60}`, a.secret)
+		if want := http.StatusOK; i == 3 {
+			wantStatus(t, rec, http.StatusTooManyRequests, api.CodeLimitExceeded)
+		} else if rec.Code != want {
+			t.Errorf("checks of token %d = %d, want 200", i, rec.Code)
+		}
+	}
+}

@@ -33,6 +33,9 @@ var (
 	// ErrPushUnavailable: the verification push could not be queued (the
 	// push queue is full or closing); the client may retry later.
 	ErrPushUnavailable = errors.New("ntf: push delivery unavailable")
+	// ErrTooManyPushes: the token already has its share of the push
+	// queue waiting; the client may retry once those are sent.
+	ErrTooManyPushes = errors.New("ntf: too many pushes waiting for this token")
 )
 
 // UnknownAppError is ErrUnknownApp with the app ids that are configured

@@ -85,6 +85,10 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 			switch {
 			case errors.Is(err, push.ErrNoRoute):
 				s.log.WarnContext(ctx, "periodic check for an app without credentials", "token_id", t.ID, "app", t.App)
+			case errors.Is(err, push.ErrRegistrationBusy):
+				// Pushes to this device are still waiting: one more
+				// check would only add to them.
+				s.log.DebugContext(ctx, "periodic check skipped: pushes still waiting", "token_id", t.ID)
 			case err != nil:
 				return sent, s.giveBack(ctx, due[i:], now, err)
 			default:

@@ -233,15 +233,21 @@ func (s *Service) Verify(ctx context.Context, c Credentials, code Code) (Token, 
 
 // Replace gives the token a new device token (the OS rotated it), keeping
 // its id, secret, keys and subscriptions. The token goes back to
-// registered and a new verification push is queued. Errors:
-// ErrUnknownToken, a *FieldError for a malformed device token,
-// ErrPushUnavailable (the token is replaced; the client may retry).
+// registered and a new verification push is queued. The code is sealed
+// before anything is stored, so a server key that does not open changes
+// nothing. Errors: ErrUnknownToken, a *FieldError for a malformed device
+// token, ErrPushUnavailable or ErrTooManyPushes (the token is replaced;
+// the client may retry).
 func (s *Service) Replace(ctx context.Context, c Credentials, deviceToken string) (Token, error) {
 	code := newCode()
+	var data map[string]string
 	t, err := s.update(ctx, c, func(t *Token) error {
 		dt, err := push.ParseDeviceToken(t.Platform, deviceToken)
 		if err != nil {
 			return &FieldError{Field: "device_token", Err: err}
+		}
+		if data, err = s.sealCode(*t, code); err != nil {
+			return err
 		}
 		t.DeviceToken, t.Status, t.InvalidReason = dt, StatusRegistered, ""
 		t.CodeHash, t.FailedAttempts, t.NextCheckAt = code.Hash(), 0, time.Time{}
@@ -250,7 +256,7 @@ func (s *Service) Replace(ctx context.Context, c Credentials, deviceToken string
 	if err != nil {
 		return Token{}, fmt.Errorf("replace: %w", err)
 	}
-	if err := s.sendVerification(ctx, t, code); err != nil {
+	if err := s.queueVerification(ctx, t, data); err != nil {
 		return Token{}, fmt.Errorf("replace: %w", err)
 	}
 	return t, nil

@@ -43,14 +43,22 @@ func (s *Service) sendVerification(ctx context.Context, t Token, code Code) erro
 	if err != nil {
 		return err
 	}
-	n := NewPush(t, OwnerVerification, data)
-	if err := s.pusher.Enqueue(ctx, n); err != nil {
-		if errors.Is(err, push.ErrNoRoute) {
-			return fmt.Errorf("verification push: %w", ErrUnknownApp)
-		}
-		return fmt.Errorf("verification push: %w: %w", ErrPushUnavailable, err)
+	return s.queueVerification(ctx, t, data)
+}
+
+// queueVerification queues the verification push with data, a code
+// sealed by sealCode.
+func (s *Service) queueVerification(ctx context.Context, t Token, data map[string]string) error {
+	err := s.pusher.Enqueue(ctx, NewPush(t, OwnerVerification, data))
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, push.ErrNoRoute):
+		return fmt.Errorf("verification push: %w", ErrUnknownApp)
+	case errors.Is(err, push.ErrRegistrationBusy):
+		return fmt.Errorf("verification push: %w", ErrTooManyPushes)
 	}
-	return nil
+	return fmt.Errorf("verification push: %w: %w", ErrPushUnavailable, err)
 }
 
 // sealCode encrypts code to the app's key with the token's server key.

@@ -20,6 +20,12 @@ type DispatcherConfig struct {
 	// finished (queued, in flight, or waiting to retry). Enqueue returns
 	// ErrQueueFull beyond it. Default 1024.
 	QueueSize int
+	// MaxPerRegistration bounds, per route, the unfinished notifications
+	// of one Notification.Registration (one device token). Enqueue
+	// returns ErrRegistrationBusy beyond it. Default QueueSize/64 (16 of
+	// 1024), at least 1: a small share, so a route stays open to others
+	// while one registration floods it.
+	MaxPerRegistration int
 	// Workers is the number of concurrent sends per route, started lazily
 	// as the queue needs them. Default 32.
 	Workers int
@@ -71,6 +77,7 @@ func (c *DispatcherConfig) withDefaults() DispatcherConfig {
 		}
 	}
 	defInt(&o.QueueSize, 1024)
+	defInt(&o.MaxPerRegistration, max(o.QueueSize/64, 1))
 	defInt(&o.Workers, 32)
 	defInt(&o.MaxAttempts, 6)
 	defInt(&o.BreakerThreshold, 3)
@@ -206,6 +213,7 @@ func NewDispatcher(logger *slog.Logger, senders map[Route]Sender, cfg Dispatcher
 			provider: provider,
 			ready:    make(chan *item, d.cfg.QueueSize),
 			delayed:  map[*item]delayedItem{},
+			regs:     map[string]int{},
 			m:        newLaneStats(d.latency[provider]),
 		}
 		l.br = newBreaker(d.cfg.BreakerThreshold, d.cfg.BreakerCooldown, d.cfg.BreakerMaxCooldown, l.breakerChanged)
@@ -270,6 +278,11 @@ func (d *Dispatcher) Enqueue(ctx context.Context, n *Notification) error {
 		l.pending.Add(-1)
 		l.m.rejected("queue_full")
 		return fmt.Errorf("%w: %s (%d unfinished)", ErrQueueFull, l.route, d.cfg.QueueSize)
+	}
+	if !l.takeRegistration(n.Registration) {
+		l.pending.Add(-1)
+		l.m.rejected("registration_busy")
+		return fmt.Errorf("%w: %s (%d unfinished)", ErrRegistrationBusy, l.route, d.cfg.MaxPerRegistration)
 	}
 	d.pending.Add(1)
 	l.ready <- &item{n: n, enqueued: now} // never blocks: cap(ready) == QueueSize
@@ -405,6 +418,39 @@ type lane struct {
 	mu      sync.Mutex // guards delayed, aborted
 	delayed map[*item]delayedItem
 	aborted bool
+
+	regsMu sync.Mutex
+	regs   map[string]int // guarded by regsMu; unfinished per Registration, only those above 0
+}
+
+// takeRegistration counts one more unfinished notification for reg,
+// unless reg is at MaxPerRegistration. The empty registration is not
+// counted.
+func (l *lane) takeRegistration(reg string) bool {
+	if reg == "" {
+		return true
+	}
+	l.regsMu.Lock()
+	defer l.regsMu.Unlock()
+	if l.regs[reg] >= l.d.cfg.MaxPerRegistration {
+		return false
+	}
+	l.regs[reg]++
+	return true
+}
+
+// releaseRegistration undoes one takeRegistration(reg).
+func (l *lane) releaseRegistration(reg string) {
+	if reg == "" {
+		return
+	}
+	l.regsMu.Lock()
+	defer l.regsMu.Unlock()
+	if n := l.regs[reg] - 1; n > 0 {
+		l.regs[reg] = n
+	} else {
+		delete(l.regs, reg)
+	}
 }
 
 func (l *lane) circuitOpenError() *Error {
@@ -584,6 +630,7 @@ func (l *lane) finish(it *item, id string, e *Error) {
 	if cb := d.cfg.OnResult; cb != nil {
 		l.callback(cb, res)
 	}
+	l.releaseRegistration(it.n.Registration)
 	l.pending.Add(-1)
 	if d.pending.Add(-1) == 0 && d.closing.Load() {
 		d.markDrained()

@@ -242,15 +242,20 @@ func TestWildcardRoute(t *testing.T) {
 	closeNow(t, d)
 }
 
-// TestQueueFull: Enqueue refuses at once when the route's queue is full,
-// and the limit counts notifications in flight.
-func TestQueueFull(t *testing.T) {
-	rec := pushtest.NewRecorder("")
-	release := make(chan struct{})
+// heldRecorder is a sender whose sends wait until release is closed.
+func heldRecorder() (rec *pushtest.Recorder, release chan struct{}) {
+	rec, release = pushtest.NewRecorder(""), make(chan struct{})
 	rec.SetHook(func(ctx context.Context, n *push.Notification) error {
 		<-release
 		return nil
 	})
+	return rec, release
+}
+
+// TestQueueFull: Enqueue refuses at once when the route's queue is full,
+// and the limit counts notifications in flight.
+func TestQueueFull(t *testing.T) {
+	rec, release := heldRecorder()
 	d, c, reg := newDispatcher(t, map[push.Route]push.Sender{{Platform: push.APNs, App: "chat"}: rec}, push.DispatcherConfig{QueueSize: 4, Workers: 2})
 	for i := range 4 {
 		if err := d.Enqueue(context.Background(), apnsNote(fmt.Sprint(i))); err != nil {
@@ -274,6 +279,47 @@ func TestQueueFull(t *testing.T) {
 		t.Fatalf("after drain: %v", err)
 	}
 	c.wait(t, 5)
+	closeNow(t, d)
+}
+
+// TestRegistrationShare has one registration flood a slow route: it is held to
+// MaxPerRegistration unfinished notifications, others still get in, and its
+// share frees up as its notifications finish.
+func TestRegistrationShare(t *testing.T) {
+	rec, release := heldRecorder()
+	d, c, reg := newDispatcher(t, map[push.Route]push.Sender{{Platform: push.APNs, App: "chat"}: rec}, push.DispatcherConfig{QueueSize: 64, Workers: 2})
+	owned := func(reg, seed string) *push.Notification {
+		n := apnsNote(seed)
+		n.Registration = reg
+		return n
+	}
+	accepted := 0
+	for i := range 1100 { // the attack of the finding: 1,100 replaces of one token
+		err := d.Enqueue(context.Background(), owned("greedy", fmt.Sprint(i)))
+		switch {
+		case err == nil:
+			accepted++
+		case !errors.Is(err, push.ErrRegistrationBusy):
+			t.Fatalf("flood %d: %v, want ErrRegistrationBusy", i, err)
+		}
+	}
+	if accepted != 64/64 {
+		t.Fatalf("one registration got %d of a 64 queue, want the default share of 1", accepted)
+	}
+	for i := range 20 {
+		if err := d.Enqueue(context.Background(), owned(fmt.Sprint("other", i), "o"+fmt.Sprint(i))); err != nil {
+			t.Fatalf("another registration while the flood goes on: %v", err)
+		}
+	}
+	if v := metric(t, reg, handlers.MetricPushRejected, map[string]string{"reason": "registration_busy"}); v != 1099 {
+		t.Errorf("owner_busy rejections = %v, want 1099", v)
+	}
+	close(release)
+	c.wait(t, 21)
+	if err := d.Enqueue(context.Background(), owned("greedy", "again")); err != nil {
+		t.Errorf("owner after its notifications finished: %v", err)
+	}
+	c.wait(t, 22)
 	closeNow(t, d)
 }
 

@@ -160,6 +160,10 @@ var (
 	// ErrQueueFull: the route's queue holds DispatcherConfig.QueueSize
 	// unfinished notifications. Nothing was enqueued.
 	ErrQueueFull = errors.New("push: queue full")
+	// ErrRegistrationBusy: the notification's Registration already has
+	// DispatcherConfig.MaxPerRegistration unfinished notifications on the
+	// route. Nothing was enqueued.
+	ErrRegistrationBusy = errors.New("push: too many unfinished notifications for this registration")
 	// ErrClosed: the dispatcher is closed (or closing). Nothing was
 	// enqueued.
 	ErrClosed = errors.New("push: dispatcher closed")

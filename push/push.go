@@ -284,6 +284,9 @@ type Notification struct {
 	// from (an ntf token id), whatever Owner sent the notification: a
 	// result declaring the token dead reaches the Router's dead-token
 	// handler with it. Empty when the token belongs to no registration.
+	// The notifications of one Registration hold at most
+	// DispatcherConfig.MaxPerRegistration of a route's queue, so that one
+	// cannot crowd out the others.
 	Registration string
 
 	// Token is the device to deliver to; its platform selects the

@@ -29,8 +29,8 @@ type RouteStats struct {
 	Failed map[Reason]uint64
 	// Retries counts retries scheduled after transient failures.
 	Retries uint64
-	// Rejected counts Enqueue refusals by reason: "queue_full", "closed"
-	// or "circuit_open".
+	// Rejected counts Enqueue refusals by reason: "queue_full",
+	// "registration_busy", "closed" or "circuit_open".
 	Rejected map[string]uint64
 	// Pending is the notifications accepted and not yet finished (queued,
 	// in flight or waiting to retry).

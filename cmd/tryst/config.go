@@ -51,12 +51,19 @@ const (
 	defaultTokenRegisterRate  = 1.0
 	defaultTokenRegisterBurst = 10
 	defaultTokenVerifyRate    = 1.0
+	defaultTokenVerifyBurst   = 10
+	// Replacing a device token and setting checks are rarer still; each
+	// replace pushes to a device the caller names, so a token gets a
+	// handful at once and then one a minute.
+	defaultTokenUpdateRate    = 1.0
+	defaultTokenUpdateBurst   = 10
+	defaultTokenPerTokenRate  = 1.0 / 60
+	defaultTokenPerTokenBurst = 5
 	// A QR login holds one long-poll per device; a few dozen per address
 	// leaves room for many users behind one NAT while keeping any one
 	// address to a small part of the connections.
-	defaultLongPollsPerIP   = 64
-	defaultMaxConnsPerIP    = 256
-	defaultTokenVerifyBurst = 10
+	defaultLongPollsPerIP = 64
+	defaultMaxConnsPerIP  = 256
 )
 
 // serveConfig is the effective configuration of `tryst serve`.
@@ -122,6 +129,10 @@ func loadServeConfig(args []string, getenv func(string) string, stdout io.Writer
 	fs.IntVar(&c.http.TokenRegisterRate.Burst, "token-register-burst", defaultTokenRegisterBurst, "burst of push token registrations per client IP")
 	fs.Float64Var(&c.http.TokenVerifyRate.Rate, "token-verify-rate", defaultTokenVerifyRate, "push token verification attempts per second per client IP (0: unlimited)")
 	fs.IntVar(&c.http.TokenVerifyRate.Burst, "token-verify-burst", defaultTokenVerifyBurst, "burst of push token verification attempts per client IP")
+	fs.Float64Var(&c.http.TokenUpdateRate.Rate, "token-update-rate", defaultTokenUpdateRate, "device token replaces and check settings per second per client IP (0: unlimited)")
+	fs.IntVar(&c.http.TokenUpdateRate.Burst, "token-update-burst", defaultTokenUpdateBurst, "burst of device token replaces and check settings per client IP")
+	fs.Float64Var(&c.http.TokenPerTokenRate.Rate, "token-rate-per-token", defaultTokenPerTokenRate, "replaces, check settings and verification attempts per second per token (0: unlimited)")
+	fs.IntVar(&c.http.TokenPerTokenRate.Burst, "token-burst-per-token", defaultTokenPerTokenBurst, "burst of replaces, check settings and verification attempts per token")
 	fs.IntVar(&c.conns.Max, "max-conns", 0, "most open client connections (0: the open-file limit less a reserve)")
 	fs.IntVar(&c.conns.PerClient, "max-conns-per-ip", defaultMaxConnsPerIP, "most open connections per client IP, IPv6 by /64 (0: no cap; trusted proxies are exempt)")
 	fs.IntVar(&c.http.LongPollsPerClient, "longpolls-per-ip", defaultLongPollsPerIP, "most waiting long-polls per client IP, IPv6 by /64 (0: no cap)")
@@ -193,7 +204,8 @@ func (c *serveConfig) finish(origins, proxies, mounts, whenFull string) error {
 	default:
 		return fmt.Errorf("rendezvous-when-full %q: want refuse or evict-oldest", whenFull)
 	}
-	if c.http.CreateRate.Rate < 0 || c.http.WriteRate.Rate < 0 || c.http.TokenRegisterRate.Rate < 0 || c.http.TokenVerifyRate.Rate < 0 {
+	if c.http.CreateRate.Rate < 0 || c.http.WriteRate.Rate < 0 || c.http.TokenRegisterRate.Rate < 0 || c.http.TokenVerifyRate.Rate < 0 ||
+		c.http.TokenUpdateRate.Rate < 0 || c.http.TokenPerTokenRate.Rate < 0 {
 		return errors.New("rates must not be negative")
 	}
 	if err := c.finishStorage(); err != nil {
@@ -279,6 +291,7 @@ func (c serveConfig) logAttrs() []any {
 		"database", databaseForLog(c.databaseURL), "data_dir", c.dataDir, "master_key_file", c.masterKeyFile,
 		"push_config", c.pushConfig, "check_tick", c.checkTick.String(),
 		"token_register_rate", rateForLog(c.http.TokenRegisterRate), "token_verify_rate", rateForLog(c.http.TokenVerifyRate),
+		"token_update_rate", rateForLog(c.http.TokenUpdateRate), "token_rate_per_token", rateForLog(c.http.TokenPerTokenRate),
 		"max_conns", c.conns.Max, "max_conns_per_ip", c.conns.PerClient, "longpolls_per_ip", c.http.LongPollsPerClient,
 		"longpolls_max", c.http.LongPollsTotal, "read_timeout", c.readTimeout.String(),
 	}

@@ -11,7 +11,8 @@ import (
 
 // noTokenLimits turns the per-IP token limits off: every request of a
 // test comes from 127.0.0.1.
-var noTokenLimits = []string{"--token-register-rate", "0", "--token-verify-rate", "0"}
+var noTokenLimits = []string{"--token-register-rate", "0", "--token-verify-rate", "0",
+	"--token-update-rate", "0", "--token-rate-per-token", "0"}
 
 // TestTokensEndToEnd drives the token API of a running gateway whose
 // pushes go through the real APNs and FCM senders to the fakes.

@@ -70,6 +70,7 @@ type FCMCredentials struct {
 // fields; zero fields keep the defaults.
 type DispatcherSettings struct {
 	QueueSize          int      `json:"queue_size,omitempty"`
+	MaxPerRegistration int      `json:"max_per_registration,omitempty"`
 	Workers            int      `json:"workers,omitempty"`
 	AttemptTimeout     Duration `json:"attempt_timeout,omitempty"`
 	MaxAttempts        int      `json:"max_attempts,omitempty"`
@@ -95,6 +96,7 @@ func (s DispatcherSettings) ApplyTo(c *push.DispatcherConfig) {
 		}
 	}
 	setInt(&c.QueueSize, s.QueueSize)
+	setInt(&c.MaxPerRegistration, s.MaxPerRegistration)
 	setInt(&c.Workers, s.Workers)
 	setInt(&c.MaxAttempts, s.MaxAttempts)
 	setInt(&c.BreakerThreshold, s.BreakerThreshold)
