@@ -74,6 +74,8 @@ func errorResponse(err error) (int, api.Error) {
 	switch {
 	case errors.Is(err, rendezvous.ErrNotFound):
 		return http.StatusNotFound, api.Error{ErrCode: api.CodeNotFound, Error: "rendezvous session not found or expired"}
+	case errors.Is(err, rendezvous.ErrContentType):
+		return http.StatusBadRequest, api.Error{ErrCode: api.CodeInvalidParam, Error: fmt.Sprintf("Content-Type is longer than %d bytes", rendezvous.MaxContentType)}
 	case errors.Is(err, rendezvous.ErrTooLarge), errors.Is(err, errBodyTooLarge):
 		return http.StatusRequestEntityTooLarge, api.Error{ErrCode: api.CodeTooLarge, Error: "payload too large"}
 	case errors.Is(err, rendezvous.ErrFull):

@@ -68,7 +68,7 @@ func (h rendezvousHandlers) get() http.Handler {
 			h.fail(w, r, "", err)
 			return
 		}
-		sess, err := h.rdv.Get(r.Context(), id)
+		sess, err := h.getOwn(r, id)
 		if err == nil && inm != nil && wait > 0 && inm.matches(sess.Version()) {
 			applied := h.appliedWait(wait)
 			if sess, err = h.wait(r, id, sess.Version(), applied); err == nil {
@@ -93,6 +93,22 @@ func (h rendezvousHandlers) get() http.Handler {
 		w.WriteHeader(http.StatusOK)
 		w.Write(sess.Payload)
 	})
+}
+
+// getOwn reads session id if this mount may serve it: the msc4108 mount
+// promises text/plain, so a session written with another type on another
+// mount is not found here.
+func (h rendezvousHandlers) getOwn(r *http.Request, id rendezvous.ID) (rendezvous.Session, error) {
+	sess, err := h.rdv.Get(r.Context(), id)
+	if err == nil && h.mount.Flavour == api.FlavourMSC4108 && !isTextPlain(sess.ContentType) {
+		return rendezvous.Session{}, rendezvous.ErrNotFound
+	}
+	return sess, err
+}
+
+func isTextPlain(contentType string) bool {
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mediaType == "text/plain"
 }
 
 // parseGet reads a GET's session ID, If-None-Match and Prefer: wait.
@@ -201,11 +217,13 @@ func (h rendezvousHandlers) contentType(r *http.Request) (string, error) {
 	if ct == "" {
 		ct = defaultContentType
 	}
-	mediaType, _, err := mime.ParseMediaType(ct)
-	if err != nil {
+	if len(ct) > rendezvous.MaxContentType {
+		return "", rendezvous.ErrContentType
+	}
+	if _, _, err := mime.ParseMediaType(ct); err != nil {
 		return "", invalidParam("Content-Type is malformed")
 	}
-	if h.mount.Flavour == api.FlavourMSC4108 && mediaType != "text/plain" {
+	if h.mount.Flavour == api.FlavourMSC4108 && !isTextPlain(ct) {
 		return "", invalidParam("Content-Type must be text/plain")
 	}
 	return ct, nil

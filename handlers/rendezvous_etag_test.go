@@ -170,6 +170,21 @@ func TestMSC4108Rules(t *testing.T) {
 	}
 }
 
+// TestMSC4108ServesTextOnly checks that a session written elsewhere with
+// another content type is not served on the msc4108 mount, which
+// promises text/plain.
+func TestMSC4108ServesTextOnly(t *testing.T) {
+	f := newFixture(t, options{})
+	path, _ := f.create(t, seedBase, "<script>x</script>", "Content-Type", "text/html")
+	id := path[strings.LastIndex(path, "/")+1:]
+	checkError(t, "text/html session on msc4108", f.do(t, http.MethodGet, msc4108Base+"/"+id, ""), http.StatusNotFound, api.CodeNotFound)
+	path, _ = f.create(t, seedBase, "hi", "Content-Type", "text/plain;charset=utf-8")
+	id = path[strings.LastIndex(path, "/")+1:]
+	if rec := f.do(t, http.MethodGet, msc4108Base+"/"+id, ""); rec.Code != http.StatusOK || rec.Body.String() != "hi" {
+		t.Errorf("text/plain session on msc4108 = %d %q, want 200 hi", rec.Code, rec.Body)
+	}
+}
+
 func TestBadInputChangesNothing(t *testing.T) {
 	f := newFixture(t, options{rdv: rendezvous.Config{MaxBytes: 16}})
 	path, etag := f.create(t, seedBase, "original", "Content-Type", "text/plain")
@@ -191,6 +206,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"malformed Prefer wait", http.MethodGet, path, "", []string{"If-None-Match", etag, "Prefer", "wait=soon"}, 400, api.CodeInvalidParam},
 		{"malformed Content-Type", http.MethodPut, path, "x", []string{"Content-Type", "text/"}, 400, api.CodeInvalidParam},
 		{"oversized put", http.MethodPut, path, big, nil, 413, api.CodeTooLarge},
+		{"long Content-Type put", http.MethodPut, path, "x", []string{"Content-Type", "text/plain; a=" + strings.Repeat("b", 250)}, 400, api.CodeInvalidParam},
+		{"long Content-Type post", http.MethodPost, seedBase, "x", []string{"Content-Type", "text/plain; a=" + strings.Repeat("b", 250)}, 400, api.CodeInvalidParam},
 		{"oversized post", http.MethodPost, seedBase, big, nil, 413, api.CodeTooLarge},
 		{"stale put", http.MethodPut, path, "x", []string{"If-Match", `"nope-1"`}, 412, api.CodeConcurrentWrite},
 		{"wrong method", http.MethodPost, path, "x", nil, 405, api.CodeUnrecognized},

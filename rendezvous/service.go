@@ -13,8 +13,12 @@ const (
 	MinTTL          = 10 * time.Second
 	MaxTTL          = time.Hour
 	DefaultMaxBytes = 4096 // the contract's default; QR-login messages are far smaller
-	// DefaultMaxSessions bounds memory: 100,000 sessions of 4 KiB is about
-	// 400 MiB at worst.
+	// MaxContentType bounds the stored content type, which a session
+	// keeps beside its payload: Session.Size is at most MaxBytes plus
+	// this.
+	MaxContentType = 255
+	// DefaultMaxSessions bounds memory: 100,000 sessions of at most
+	// 4096 + 255 bytes is about 415 MiB at worst.
 	DefaultMaxSessions = 100_000
 	DefaultMaxWait     = 30 * time.Second // below common proxy idle timeouts (60 s)
 )
@@ -89,10 +93,10 @@ func (s *Service) Config() Config { return s.cfg }
 func (s *Service) Now() time.Time { return s.now() }
 
 // Create starts a session holding payload. It fails with ErrTooLarge,
-// ErrFull or ErrUnavailable.
+// ErrContentType, ErrFull or ErrUnavailable.
 func (s *Service) Create(ctx context.Context, payload []byte, contentType string) (Session, error) {
-	if len(payload) > s.cfg.MaxBytes {
-		return Session{}, ErrTooLarge
+	if err := s.checkSize(payload, contentType); err != nil {
+		return Session{}, err
 	}
 	now := s.now()
 	sess := Session{
@@ -113,6 +117,18 @@ func (s *Service) Create(ctx context.Context, payload []byte, contentType string
 	return sess, nil
 }
 
+// checkSize bounds what a session stores: the payload by MaxBytes, the
+// content type by MaxContentType.
+func (s *Service) checkSize(payload []byte, contentType string) error {
+	switch {
+	case len(payload) > s.cfg.MaxBytes:
+		return ErrTooLarge
+	case len(contentType) > MaxContentType:
+		return ErrContentType
+	}
+	return nil
+}
+
 // Get returns the live session id, or an error wrapping ErrNotFound.
 func (s *Service) Get(ctx context.Context, id ID) (Session, error) {
 	sess, err := s.store.Get(ctx, id)
@@ -126,8 +142,8 @@ func (s *Service) Get(ctx context.Context, id ID) (Session, error) {
 // version. A retried write (see Write) succeeds without changing anything.
 // On ErrConflict the current session is returned with the error.
 func (s *Service) Put(ctx context.Context, id ID, ifMatch string, payload []byte, contentType string) (Session, error) {
-	if len(payload) > s.cfg.MaxBytes {
-		return Session{}, ErrTooLarge
+	if err := s.checkSize(payload, contentType); err != nil {
+		return Session{}, err
 	}
 	w := Write{ID: id, Payload: payload, ContentType: contentType, IfMatch: ifMatch, Now: s.now()}
 	if s.cfg.SlidingTTL {

@@ -84,6 +84,27 @@ func TestServiceLimits(t *testing.T) {
 	})
 }
 
+// TestServiceContentTypeBound checks that a content type is bounded like
+// the payload, so a session stores at most MaxBytes + MaxContentType.
+func TestServiceContentTypeBound(t *testing.T) {
+	s := newService(rendezvous.Config{MaxBytes: 8})
+	long := "text/plain; x=" + strings.Repeat("a", rendezvous.MaxContentType)
+	if _, err := s.Create(t.Context(), []byte("x"), long); !errors.Is(err, rendezvous.ErrContentType) {
+		t.Errorf("Create with a %d-byte content type: %v, want ErrContentType", len(long), err)
+	}
+	most := long[:rendezvous.MaxContentType]
+	sess, err := s.Create(t.Context(), []byte("12345678"), most)
+	if err != nil {
+		t.Fatalf("Create with a %d-byte content type: %v", len(most), err)
+	}
+	if sess.Size() != 8+rendezvous.MaxContentType {
+		t.Errorf("Size = %d, want %d", sess.Size(), 8+rendezvous.MaxContentType)
+	}
+	if _, err := s.Put(t.Context(), sess.ID, "", []byte("x"), long); !errors.Is(err, rendezvous.ErrContentType) {
+		t.Errorf("Put with a %d-byte content type: %v, want ErrContentType", len(long), err)
+	}
+}
+
 func TestEvictionWakesWaiters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newService(rendezvous.Config{MaxSessions: 1, EvictOldest: true})

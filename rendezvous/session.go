@@ -32,6 +32,10 @@ func newSalt() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// Size is what the session stores beyond its fixed fields: payload and
+// content type, together at most Config.MaxBytes plus MaxContentType.
+func (s Session) Size() int { return len(s.Payload) + len(s.ContentType) }
+
 // Version returns the session's current version token. It is URL-safe and
 // changes on every write.
 func (s Session) Version() string { return FormatVersion(s.Salt, s.Counter) }

@@ -18,6 +18,8 @@ var (
 	ErrFull = errors.New("rendezvous: too many live sessions")
 	// ErrTooLarge: the payload exceeds the configured maximum.
 	ErrTooLarge = errors.New("rendezvous: payload too large")
+	// ErrContentType: the content type is longer than MaxContentType.
+	ErrContentType = errors.New("rendezvous: content type too long")
 	// ErrUnavailable: the store cannot be reached. Stores wrap their
 	// transport errors with it.
 	ErrUnavailable = errors.New("rendezvous: store unavailable")
