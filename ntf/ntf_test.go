@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +59,8 @@ func TestParseCheckInterval(t *testing.T) {
 	}{
 		{0, 0, true}, {20, 20 * time.Minute, true}, {10080, 7 * 24 * time.Hour, true},
 		{19, 0, false}, {-20, 0, false}, {10081, 0, false}, {1 << 62, 0, false},
+		// 9007199254741012 minutes wrap to 200 minutes when multiplied first.
+		{9007199254741012, 0, false}, {-9007199254741012, 0, false}, {math.MaxInt, 0, false}, {math.MinInt, 0, false},
 	}
 	for _, tt := range tests {
 		got, err := ntf.ParseCheckInterval(tt.minutes)
@@ -119,6 +122,61 @@ func TestSchedulerQueueFull(t *testing.T) {
 	if n, _ := s.Tick(t.Context()); n != 0 {
 		t.Errorf("third Tick at the same time = %d, want 0", n)
 	}
+}
+
+// TestSchedulerExpiresInactiveTokens registers tokens and lets time pass:
+// those never verified go after ExpireAfter, in batches, while the
+// verified one stays.
+func TestSchedulerExpiresInactiveTokens(t *testing.T) {
+	db, err := sqlstore.Open(t.Context(), sqlstoretest.SQLiteURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	p := &queuePusher{room: 100}
+	svc := ntf.NewService(db.Tokens(), sealer{}, p, slog.New(slog.DiscardHandler), ntf.Config{Now: clock})
+	var appPriv [32]byte
+	appPriv[0] = 7
+	var ids []ntf.TokenID
+	var secrets []ntf.Secret
+	for range 7 {
+		tk, secret, err := svc.Register(t.Context(), ntf.Registration{Platform: push.APNs, App: "a.b",
+			DeviceToken: push.MustParseDeviceToken(push.APNs, strings.Repeat("0f", 32)), DHKey: ntf.PublicKey(appPriv)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, secrets = append(ids, tk.ID), append(secrets, secret)
+	}
+	code, _ := ntf.OpenVerification(p.sent[0].Data, appPriv, mustGet(t, db, ids[0]).ServerPublicKey)
+	if _, err := svc.Verify(t.Context(), ntf.Credentials{ID: string(ids[0]), Secret: string(secrets[0])}, code); err != nil {
+		t.Fatal(err)
+	}
+	s := ntf.NewScheduler(db.Tokens(), p, slog.New(slog.DiscardHandler), ntf.SchedulerConfig{Now: clock, ExpireAfter: 72 * time.Hour, ExpireBatch: 2})
+	now = now.Add(71 * time.Hour)
+	if n, err := s.Expire(t.Context()); n != 0 || err != nil {
+		t.Fatalf("Expire before 72h = %d, %v; want 0", n, err)
+	}
+	now = now.Add(time.Hour)
+	if n, err := s.Expire(t.Context()); n != 6 || err != nil {
+		t.Fatalf("Expire at 72h = %d, %v; want the 6 unverified tokens", n, err)
+	}
+	if _, err := svc.Authenticate(t.Context(), ntf.Credentials{ID: string(ids[0]), Secret: string(secrets[0])}); err != nil {
+		t.Errorf("the verified token is gone: %v", err)
+	}
+	if _, err := svc.Authenticate(t.Context(), ntf.Credentials{ID: string(ids[1]), Secret: string(secrets[1])}); !errors.Is(err, ntf.ErrUnknownToken) {
+		t.Errorf("an unverified token after 72h: %v, want ErrUnknownToken", err)
+	}
+}
+
+func mustGet(t *testing.T, db *sqlstore.DB, id ntf.TokenID) ntf.Token {
+	t.Helper()
+	tk, err := db.Tokens().Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
 }
 
 // TestVerificationPush checks the verification push opens with the app's

@@ -19,17 +19,27 @@ const (
 	// small enough to fit the push queue, large enough to amortise the
 	// round trip.
 	DefaultCheckBatch = 256
+	// DefaultExpireAfter is how long a token may stay unverified (or
+	// invalid) since its last change before it is deleted: days, for an
+	// app that was offline when its verification push came, not months
+	// of rows nobody will use.
+	DefaultExpireAfter = 72 * time.Hour
+	// DefaultExpireBatch is how many tokens one delete removes; a tick
+	// deletes batches until one comes back short.
+	DefaultExpireBatch = 500
 )
 
 // SchedulerConfig tunes a Scheduler. Zero fields take the defaults.
 type SchedulerConfig struct {
-	Tick  time.Duration    // default DefaultCheckTick
-	Batch int              // default DefaultCheckBatch
-	Now   func() time.Time // default time.Now
+	Tick        time.Duration    // default DefaultCheckTick
+	Batch       int              // default DefaultCheckBatch
+	ExpireAfter time.Duration    // default DefaultExpireAfter
+	ExpireBatch int              // default DefaultExpireBatch
+	Now         func() time.Time // default time.Now
 }
 
-// Scheduler sends the periodic background "check messages" pushes. Each
-// tick it claims the due tokens from the store in batches (the store finds
+// Scheduler sends the periodic background "check messages" pushes and
+// deletes tokens left inactive for ExpireAfter. Each tick it claims the due tokens from the store in batches (the store finds
 // them through an index on NextCheckAt, so a tick costs in proportion to
 // the due tokens, not to all of them) and queues one push per token.
 type Scheduler struct {
@@ -46,6 +56,12 @@ func NewScheduler(store TokenStore, pusher Pusher, logger *slog.Logger, cfg Sche
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = DefaultCheckBatch
+	}
+	if cfg.ExpireAfter <= 0 {
+		cfg.ExpireAfter = DefaultExpireAfter
+	}
+	if cfg.ExpireBatch <= 0 {
+		cfg.ExpireBatch = DefaultExpireBatch
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -66,6 +82,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		if n, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "periodic checks failed", "err", err, "sent", n)
+		}
+		if n, err := s.Expire(ctx); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "deleting inactive tokens failed", "err", err, "deleted", n)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "inactive tokens deleted", "count", n, "inactive_for", s.cfg.ExpireAfter)
 		}
 	}
 }
@@ -97,6 +118,24 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 		}
 		if len(due) < s.cfg.Batch {
 			return sent, nil
+		}
+	}
+}
+
+// Expire deletes the tokens that are not active and have not changed for
+// ExpireAfter, in batches of ExpireBatch, and returns how many it deleted.
+// The store reaches them through an index, so a tick with nothing to
+// delete costs one index probe.
+func (s *Scheduler) Expire(ctx context.Context) (int, error) {
+	before, deleted := s.cfg.Now().Add(-s.cfg.ExpireAfter), 0
+	for {
+		n, err := s.store.DeleteInactive(ctx, before, s.cfg.ExpireBatch)
+		deleted += n
+		if err != nil {
+			return deleted, fmt.Errorf("deleting inactive tokens: %w", err)
+		}
+		if n < s.cfg.ExpireBatch {
+			return deleted, nil
 		}
 	}
 }

@@ -29,4 +29,9 @@ type TokenStore interface {
 	// gateway instances) never claim the same token for the same period.
 	// It must not read tokens that are not due.
 	ClaimDue(ctx context.Context, now time.Time, limit int) ([]Token, error)
+	// DeleteInactive deletes up to limit tokens whose Status is not
+	// StatusActive and whose UpdatedAt is not after before, oldest
+	// first, and returns how many it deleted. It must not read active
+	// tokens nor ones updated after before (an index leads to the rest).
+	DeleteInactive(ctx context.Context, before time.Time, limit int) (int, error)
 }

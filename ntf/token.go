@@ -199,14 +199,16 @@ const (
 // ParseCheckInterval turns a number of minutes into an interval: 0 (off)
 // or MinCheckInterval to MaxCheckInterval.
 func ParseCheckInterval(minutes int) (time.Duration, error) {
-	d := time.Duration(minutes) * time.Minute
-	if minutes == 0 {
+	// The range is checked on the minutes as given: multiplied first, a
+	// huge count would wrap around into the range.
+	lo, hi := int(MinCheckInterval/time.Minute), int(MaxCheckInterval/time.Minute)
+	switch {
+	case minutes == 0:
 		return 0, nil
+	case minutes < lo || minutes > hi:
+		return 0, fmt.Errorf("must be 0 or %d to %d", lo, hi)
 	}
-	if minutes < 0 || d < MinCheckInterval || d > MaxCheckInterval {
-		return 0, fmt.Errorf("must be 0 or %d to %d", int(MinCheckInterval/time.Minute), int(MaxCheckInterval/time.Minute))
-	}
-	return d, nil
+	return time.Duration(minutes) * time.Minute, nil
 }
 
 func randomBytes(n int) []byte {

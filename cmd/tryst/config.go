@@ -87,6 +87,9 @@ type serveConfig struct {
 	pushConfig string
 	// checkTick is how often periodic token checks are looked for.
 	checkTick time.Duration
+	// tokenExpiry is how long a token may stay not active before it is
+	// deleted.
+	tokenExpiry time.Duration
 	// conns caps the open client connections; Max 0 on the command line
 	// means derived from the open-file limit.
 	conns       netlimit.Config
@@ -125,6 +128,7 @@ func loadServeConfig(args []string, getenv func(string) string, stdout io.Writer
 	fs.StringVar(&c.masterKeyFile, "master-key-file", "", "file of the 64-hex-digit key encrypting secrets at rest (default --data-dir/master.key, generated; required with postgres)")
 	fs.StringVar(&c.pushConfig, "push-config", "", "push configuration file (APNs/FCM apps and credentials); none: pushes are only logged")
 	fs.DurationVar(&c.checkTick, "check-tick", ntf.DefaultCheckTick, "how often due periodic token checks are sent")
+	fs.DurationVar(&c.tokenExpiry, "token-expiry", ntf.DefaultExpireAfter, "delete tokens not active (never verified, or invalid) this long after their last change")
 	fs.Float64Var(&c.http.TokenRegisterRate.Rate, "token-register-rate", defaultTokenRegisterRate, "push token registrations per second per client IP (0: unlimited)")
 	fs.IntVar(&c.http.TokenRegisterRate.Burst, "token-register-burst", defaultTokenRegisterBurst, "burst of push token registrations per client IP")
 	fs.Float64Var(&c.http.TokenVerifyRate.Rate, "token-verify-rate", defaultTokenVerifyRate, "push token verification attempts per second per client IP (0: unlimited)")
@@ -223,6 +227,9 @@ func (c *serveConfig) finishStorage() error {
 	if c.checkTick <= 0 {
 		return errors.New("check-tick must be positive")
 	}
+	if c.tokenExpiry < time.Hour {
+		return errors.New("token-expiry must be at least 1h")
+	}
 	dir, err := filepath.Abs(c.dataDir)
 	if err != nil {
 		return fmt.Errorf("data-dir: %w", err)
@@ -289,7 +296,7 @@ func (c serveConfig) logAttrs() []any {
 		"max_wait", c.rendezvous.MaxWait.String(), "create_rate", rateForLog(c.http.CreateRate), "write_rate", rateForLog(c.http.WriteRate),
 		"cors_origins", originsForLog(c.http.AllowedOrigins), "mounts", mountsForLog(c.http.Mounts),
 		"database", databaseForLog(c.databaseURL), "data_dir", c.dataDir, "master_key_file", c.masterKeyFile,
-		"push_config", c.pushConfig, "check_tick", c.checkTick.String(),
+		"push_config", c.pushConfig, "check_tick", c.checkTick.String(), "token_expiry", c.tokenExpiry.String(),
 		"token_register_rate", rateForLog(c.http.TokenRegisterRate), "token_verify_rate", rateForLog(c.http.TokenVerifyRate),
 		"token_update_rate", rateForLog(c.http.TokenUpdateRate), "token_rate_per_token", rateForLog(c.http.TokenPerTokenRate),
 		"max_conns", c.conns.Max, "max_conns_per_ip", c.conns.PerClient, "longpolls_per_ip", c.http.LongPollsPerClient,

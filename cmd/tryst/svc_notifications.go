@@ -53,7 +53,7 @@ func (s *notificationsService) Start(ctx context.Context, env *serveEnv, loops *
 	if err := s.tokens.RouteResults(router); err != nil {
 		return err
 	}
-	checks := ntf.NewScheduler(db.Tokens(), dispatcher, env.logger, ntf.SchedulerConfig{Tick: env.cfg.checkTick})
+	checks := ntf.NewScheduler(db.Tokens(), dispatcher, env.logger, ntf.SchedulerConfig{Tick: env.cfg.checkTick, ExpireAfter: env.cfg.tokenExpiry})
 	loops.Go("periodic checks", checks.Run)
 	return nil
 }

@@ -60,6 +60,42 @@ func TestTokenStore(t *testing.T, newStore func(t *testing.T) ntf.TokenStore) {
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
 	t.Run("ClaimDue", func(t *testing.T) { testClaimDue(t, newStore(t)) })
 	t.Run("ClaimDueConcurrent", func(t *testing.T) { testClaimDueConcurrent(t, newStore(t)) })
+	t.Run("DeleteInactive", func(t *testing.T) { testDeleteInactive(t, newStore(t)) })
+}
+
+// testDeleteInactive deletes old tokens that are not active, oldest
+// first and limit at a time, and keeps active and recent ones.
+func testDeleteInactive(t *testing.T, s ntf.TokenStore) {
+	var old []ntf.Token
+	for i, st := range []ntf.Status{ntf.StatusRegistered, ntf.StatusConfirmed, ntf.StatusInvalid} {
+		tk := NewToken(i)
+		tk.Status = st
+		create(t, s, tk)
+		old = append(old, tk)
+	}
+	active := activeWithChecks(3)
+	create(t, s, active)
+	recent := NewToken(20)
+	create(t, s, recent)
+	before := epoch.Add(10 * time.Second)
+	for _, want := range []int{2, 1, 0} {
+		n, err := s.DeleteInactive(t.Context(), before, 2)
+		if err != nil || n != want {
+			t.Fatalf("DeleteInactive(limit 2) = %d, %v; want %d", n, err, want)
+		}
+		if want == 2 { // the two oldest went first
+			for _, tk := range old[:2] {
+				if _, err := s.Get(t.Context(), tk.ID); !errors.Is(err, ntf.ErrTokenNotFound) {
+					t.Errorf("token updated at +%v still there after the first batch: %v", tk.UpdatedAt.Sub(epoch), err)
+				}
+			}
+		}
+	}
+	for _, tk := range []ntf.Token{active, recent} {
+		if _, err := s.Get(t.Context(), tk.ID); err != nil {
+			t.Errorf("%s token deleted: %v", tk.Status, err)
+		}
+	}
 }
 
 func create(t *testing.T, s ntf.TokenStore, tk ntf.Token) {

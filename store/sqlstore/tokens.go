@@ -154,6 +154,24 @@ func moveDue(ctx context.Context, tx *sql.Tx, now time.Time, due []ntf.Token) er
 	return err
 }
 
+// deleteInactive deletes the oldest inactive tokens through the partial
+// index tokens_inactive_updated_at (migration 0004).
+const deleteInactive = `DELETE FROM tokens WHERE id IN (SELECT id FROM tokens
+	WHERE status <> 'active' AND updated_at <= $1 ORDER BY updated_at LIMIT $2)`
+
+// DeleteInactive implements ntf.TokenStore.
+func (s *Tokens) DeleteInactive(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := s.d.db.ExecContext(ctx, deleteInactive, before.UnixMilli(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("delete inactive tokens: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete inactive tokens: %w", err)
+	}
+	return int(n), nil
+}
+
 // tokenArgs lists t's columns in tokenColumns order.
 func tokenArgs(t ntf.Token) []any {
 	var next any // NULL when no check is due
