@@ -263,3 +263,39 @@ func TestDeadTokenFromAnyOwner(t *testing.T) {
 		t.Errorf("outbox owner received %d results, want its one", len(outboxResults))
 	}
 }
+
+// lostKey is a Sealer whose key no longer opens what was sealed: the
+// master key was replaced.
+type lostKey struct{ sealer }
+
+func (lostKey) Open([]byte, []byte) ([]byte, error) { return nil, errors.New("does not open") }
+
+// TestReplaceWithLostKeyChangesNothing checks that a replace whose new
+// code cannot be sealed leaves the token as it was, rather than reset to
+// registered with a code no push will ever carry.
+func TestReplaceWithLostKeyChangesNothing(t *testing.T) {
+	db, err := sqlstore.Open(t.Context(), sqlstoretest.SQLiteURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := &queuePusher{room: 10}
+	var appPriv [32]byte
+	appPriv[0] = 9
+	tk, secret, err := ntf.NewService(db.Tokens(), sealer{}, p, slog.New(slog.DiscardHandler), ntf.Config{}).Register(t.Context(),
+		ntf.Registration{Platform: push.APNs, App: "a.b", DeviceToken: push.MustParseDeviceToken(push.APNs, strings.Repeat("0f", 32)), DHKey: ntf.PublicKey(appPriv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := mustGet(t, db, tk.ID)
+	lost := ntf.NewService(db.Tokens(), lostKey{}, p, slog.New(slog.DiscardHandler), ntf.Config{})
+	if _, err := lost.Replace(t.Context(), ntf.Credentials{ID: string(tk.ID), Secret: string(secret)}, strings.Repeat("ab", 32)); err == nil {
+		t.Fatal("Replace with a server key that does not open succeeded")
+	}
+	if diff := ntftest.Equal(before, mustGet(t, db, tk.ID)); diff != "" {
+		t.Errorf("token changed by a failed replace:\n%s", diff)
+	}
+	if len(p.sent) != 1 {
+		t.Errorf("%d pushes queued, want only the registration's", len(p.sent))
+	}
+}

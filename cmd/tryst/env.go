@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,19 +70,17 @@ func (e *serveEnv) close(ctx context.Context) error {
 }
 
 // checkMasterKey loads the master key file if it was configured, or if
-// the default one exists; the default is created by masterKey only.
+// the default one exists and is not empty; the default is created (or an
+// empty one, left by a crash, replaced) by masterKey only.
 func (e *serveEnv) checkMasterKey() error {
 	if e.checkedKey != nil {
 		return nil
 	}
 	path := e.cfg.masterKeyFile
-	if path == "" {
-		path = filepath.Join(e.cfg.dataDir, defaultMasterKeyFile)
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
+	key, err := masterkey.Load(cmp.Or(path, filepath.Join(e.cfg.dataDir, defaultMasterKeyFile)))
+	if path == "" && errors.Is(err, masterkey.ErrMissing) {
+		return nil
 	}
-	key, err := masterkey.Load(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("master-key-file %s does not exist: %s", path, masterKeyHint)
 	}
@@ -121,8 +120,9 @@ func (e *serveEnv) database(ctx context.Context) (*sqlstore.DB, error) {
 }
 
 // masterKey returns the master key, generating the default file on first
-// start.
-func (e *serveEnv) masterKey() (*masterkey.Key, error) {
+// start, but never while the database holds secrets sealed with a key
+// that is now missing: a new key would not open them.
+func (e *serveEnv) masterKey(ctx context.Context) (*masterkey.Key, error) {
 	if e.key != nil {
 		return e.key, nil
 	}
@@ -134,7 +134,7 @@ func (e *serveEnv) masterKey() (*masterkey.Key, error) {
 		return e.key, nil
 	}
 	path := filepath.Join(e.cfg.dataDir, defaultMasterKeyFile)
-	key, created, err := masterkey.LoadOrCreate(path)
+	key, created, err := masterkey.LoadOrCreate(path, func() error { return e.refuseNewKey(ctx, path) })
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +145,20 @@ func (e *serveEnv) masterKey() (*masterkey.Key, error) {
 	}
 	e.key = key
 	return key, nil
+}
+
+// refuseNewKey is an error when the database holds sealed secrets, which
+// the key at path, missing or empty now, was needed to open.
+func (e *serveEnv) refuseNewKey(ctx context.Context, path string) error {
+	db, err := e.database(ctx)
+	if err != nil {
+		return err
+	}
+	sealed, err := db.HoldsSealedSecrets(ctx)
+	if err == nil && sealed {
+		err = fmt.Errorf("master key %s is missing or empty, but the database holds secrets sealed with it: restore the key file from a backup (or move the database away to start afresh)", path)
+	}
+	return err
 }
 
 // defaultMasterKeyFile is the master key's name in the data directory.

@@ -46,7 +46,7 @@ func runMasterKeyGenerate(args []string, stdout io.Writer) error {
 	if _, err := os.Stat(*out); err == nil {
 		return fmt.Errorf("masterkey generate: %s exists; not overwritten (a replaced key makes sealed data unreadable)", *out)
 	}
-	if _, created, err := masterkey.LoadOrCreate(*out); err != nil || !created {
+	if _, created, err := masterkey.LoadOrCreate(*out, nil); err != nil || !created {
 		return errors.Join(errors.New("masterkey generate: the file appeared meanwhile; not overwritten"), err)
 	}
 	_, err := fmt.Fprintf(stdout, "wrote a new master key to %s (mode 0600); back it up\n", *out)

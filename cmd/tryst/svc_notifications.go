@@ -37,7 +37,7 @@ func (s *notificationsService) Start(ctx context.Context, env *serveEnv, loops *
 	if err != nil {
 		return err
 	}
-	key, err := env.masterKey()
+	key, err := env.masterKey(ctx)
 	if err != nil {
 		return err
 	}

@@ -156,6 +156,17 @@ func (d *DB) Kind() string { return d.dialect.name }
 // Ping checks that the database answers, for readiness checks.
 func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
 
+// HoldsSealedSecrets reports whether any row holds a value sealed with
+// the master key (the server key of a token), which a new master key
+// could not open.
+func (d *DB) HoldsSealedSecrets(ctx context.Context) (bool, error) {
+	var n int
+	if err := d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM tokens LIMIT 1) AS sealed").Scan(&n); err != nil {
+		return false, fmt.Errorf("sqlstore: looking for sealed secrets: %w", err)
+	}
+	return n > 0, nil
+}
+
 // Close closes the database; stores made from it stop working.
 func (d *DB) Close() error { return d.db.Close() }
 
