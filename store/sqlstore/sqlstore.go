@@ -133,6 +133,9 @@ func openSQLite(path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
+	if err := ownerOnly(path); err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
 	// WAL lets readers of other processes (backups, sqlite3 CLI) run
 	// beside the writer; _txlock=immediate takes the write lock at BEGIN,
 	// so read-modify-write transactions cannot deadlock on upgrade.
@@ -148,6 +151,24 @@ func openSQLite(path string) (*DB, error) {
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	return &DB{db: db, dialect: sqlite}, nil
+}
+
+// ownerOnly makes the database file, and its -wal and -shm files if any,
+// readable by their owner alone: they hold device tokens. SQLite creates
+// the -wal and -shm files with the database file's mode, so creating that
+// one 0600 (before SQLite would, with the umask's 0644) covers them.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // Kind returns "sqlite" or "postgres".

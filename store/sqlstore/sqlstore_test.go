@@ -3,8 +3,10 @@ package sqlstore_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/trystgw/tryst/ntf"
@@ -121,4 +123,35 @@ func TestDeleteInactiveUsesIndex(t *testing.T) {
 		t.Errorf("expiry delete plan:\n%s\nwant a search through tokens_inactive_updated_at and no table scan", joined)
 	}
 	t.Logf("plan:\n%s", joined)
+}
+
+// TestSQLiteFilesOwnerOnly checks that the database and its -wal and -shm
+// files, which hold device tokens, are 0600, created new in a directory
+// others may read, and when an older version left them 0644.
+func TestSQLiteFilesOwnerOnly(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0o022)) // the common umask, whatever this process has
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "tryst.db")
+	for round := range 2 {
+		db, err := sqlstore.Open(t.Context(), "sqlite://"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Tokens().Create(t.Context(), ntftest.NewToken(round)); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			fi, err := os.Stat(p)
+			if err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("round %d: %s mode = %v, %v; want 0600", round, filepath.Base(p), fi.Mode().Perm(), err)
+			}
+		}
+		db.Close()
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			os.Chmod(p, 0o644) // as an older version left them
+		}
+	}
 }
