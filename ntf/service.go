@@ -53,6 +53,10 @@ type Service struct {
 	// dummyHash is compared against when the id is unknown, so an unknown
 	// id costs the same work as a wrong secret.
 	dummyHash Hash
+	// absentID is looked up in place of a malformed id, so a malformed id
+	// costs the store work of an unknown one. It is random: no token has
+	// it.
+	absentID TokenID
 }
 
 // NewService returns a Service over store, sealing server keys with
@@ -64,7 +68,7 @@ func NewService(store TokenStore, sealer Sealer, pusher Pusher, logger *slog.Log
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: store, sealer: sealer, pusher: pusher, log: logger, cfg: cfg, dummyHash: NewSecret().Hash()}
+	return &Service{store: store, sealer: sealer, pusher: pusher, log: logger, cfg: cfg, dummyHash: NewSecret().Hash(), absentID: NewTokenID()}
 }
 
 // checkApp returns an *UnknownAppError unless a route serves the app.
@@ -163,13 +167,20 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (Token, error
 	return t, nil
 }
 
-// lookup returns the token with the raw id; a malformed id is not found.
+// lookup returns the token with the raw id; a malformed id is not found,
+// after the same store work as an unknown one.
 func (s *Service) lookup(ctx context.Context, rawID string) (Token, error) {
+	return s.store.Get(ctx, s.parseOrAbsent(rawID))
+}
+
+// parseOrAbsent returns the id rawID names, or, for a malformed one, an
+// id no token has.
+func (s *Service) parseOrAbsent(rawID string) TokenID {
 	id, err := ParseTokenID(rawID)
 	if err != nil {
-		return Token{}, ErrTokenNotFound
+		return s.absentID
 	}
-	return s.store.Get(ctx, id)
+	return id
 }
 
 // update authenticates c and applies fn to the token atomically, checking
@@ -178,12 +189,7 @@ func (s *Service) lookup(ctx context.Context, rawID string) (Token, error) {
 // the same work and fail alike with ErrUnknownToken.
 func (s *Service) update(ctx context.Context, c Credentials, fn func(*Token) error) (Token, error) {
 	presented := Secret(c.Secret).Hash()
-	id, err := ParseTokenID(c.ID)
-	if err != nil {
-		presented.equal(s.dummyHash) // the work of a wrong secret
-		return Token{}, ErrUnknownToken
-	}
-	t, err := s.store.Update(ctx, id, func(t *Token) error {
+	t, err := s.store.Update(ctx, s.parseOrAbsent(c.ID), func(t *Token) error {
 		if !presented.equal(t.SecretHash) {
 			return ErrUnknownToken
 		}

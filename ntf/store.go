@@ -12,6 +12,8 @@ type TokenStore interface {
 	// the id is taken.
 	Create(ctx context.Context, t Token) error
 	// Get returns the token with id, or an error wrapping ErrTokenNotFound.
+	// A missing id should cost what a present one does (Update too):
+	// the time of an answer must not tell which ids exist.
 	Get(ctx context.Context, id TokenID) (Token, error)
 	// Update reads the token with id, calls fn on a copy and, if fn
 	// returns nil, stores the copy and returns it, all atomically: no

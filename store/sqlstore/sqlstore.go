@@ -80,6 +80,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		d.db.Close()
 		return nil, err
 	}
+	if err := d.insertDecoy(ctx); err != nil {
+		d.db.Close()
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -182,7 +186,7 @@ func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
 // could not open.
 func (d *DB) HoldsSealedSecrets(ctx context.Context) (bool, error) {
 	var n int
-	if err := d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM tokens LIMIT 1) AS sealed").Scan(&n); err != nil {
+	if err := d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM tokens WHERE id <> $1 LIMIT 1) AS sealed", decoyID).Scan(&n); err != nil {
 		return false, fmt.Errorf("sqlstore: looking for sealed secrets: %w", err)
 	}
 	return n > 0, nil

@@ -155,3 +155,23 @@ func TestSQLiteFilesOwnerOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldsSealedSecrets checks the question serve asks before it would
+// generate a master key: no on a fresh database (whatever rows the store
+// keeps for itself), yes once a token is stored.
+func TestHoldsSealedSecrets(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			db := open(t, b.url(t))
+			if held, err := db.HoldsSealedSecrets(t.Context()); held || err != nil {
+				t.Errorf("fresh database: HoldsSealedSecrets = %v, %v; want false", held, err)
+			}
+			if err := db.Tokens().Create(t.Context(), ntftest.NewToken(1)); err != nil {
+				t.Fatal(err)
+			}
+			if held, err := db.HoldsSealedSecrets(t.Context()); !held || err != nil {
+				t.Errorf("with a token: HoldsSealedSecrets = %v, %v; want true", held, err)
+			}
+		})
+	}
+}

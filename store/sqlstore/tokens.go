@@ -26,8 +26,42 @@ func (d *DB) Tokens() *Tokens { return &Tokens{d: d} }
 const tokenColumns = `id, platform, app, environment, device_token, dh_key, server_public_key, server_key_sealed,
 	secret_hash, code_hash, failed_attempts, status, invalid_reason, check_interval_ms, next_check_at, created_at, updated_at`
 
-// selectToken reads the token with id $1.
-const selectToken = `SELECT ` + tokenColumns + ` FROM tokens WHERE id = $1`
+// decoyID is the id of a row that a lookup of a missing id reads instead,
+// so that a missing id costs what a present one does (two primary-key
+// probes and one row read either way) and timing does not tell which ids
+// exist. "~" is not in the base64url alphabet: no token id can be it.
+const decoyID = "~decoy"
+
+// selectToken reads the token with id $1, or the decoy row when there is
+// none (readToken then answers ErrTokenNotFound).
+const selectToken = `SELECT ` + tokenColumns + ` FROM tokens
+	WHERE id = COALESCE((SELECT id FROM tokens WHERE id = $1), '` + decoyID + `')`
+
+// readToken scans the row selectToken found for id: the token, or
+// ErrTokenNotFound when it is the decoy.
+func readToken(row scanner, id ntf.TokenID) (ntf.Token, error) {
+	t, err := scanToken(row)
+	if err == nil && t.ID != id {
+		return ntf.Token{}, ntf.ErrTokenNotFound
+	}
+	return t, err
+}
+
+// insertDecoy puts the decoy row in place; it is active with no check
+// due, so neither the scheduler nor the expiry ever reads it.
+func (d *DB) insertDecoy(ctx context.Context) error {
+	decoy := ntf.Token{ID: decoyID, Platform: push.APNs, App: "decoy", Environment: push.Production,
+		DeviceToken:     push.MustParseDeviceToken(push.APNs, strings.Repeat("00", 32)),
+		ServerKeySealed: make([]byte, 72), Status: ntf.StatusActive,
+		CreatedAt: time.UnixMilli(0), UpdatedAt: time.UnixMilli(0)}
+	_, err := d.db.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		ON CONFLICT (id) DO NOTHING`, tokenArgs(decoy)...)
+	if err != nil {
+		return fmt.Errorf("sqlstore: decoy row: %w", err)
+	}
+	return nil
+}
 
 // Create implements ntf.TokenStore.
 func (s *Tokens) Create(ctx context.Context, t ntf.Token) error {
@@ -45,7 +79,7 @@ func (s *Tokens) Create(ctx context.Context, t ntf.Token) error {
 
 // Get implements ntf.TokenStore.
 func (s *Tokens) Get(ctx context.Context, id ntf.TokenID) (ntf.Token, error) {
-	t, err := scanToken(s.d.db.QueryRowContext(ctx, selectToken, string(id)))
+	t, err := readToken(s.d.db.QueryRowContext(ctx, selectToken, string(id)), id)
 	if err != nil {
 		return ntf.Token{}, fmt.Errorf("get token %s: %w", id, err)
 	}
@@ -58,7 +92,7 @@ func (s *Tokens) Update(ctx context.Context, id ntf.TokenID, fn func(*ntf.Token)
 	var t ntf.Token
 	err := s.d.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		t, err = scanToken(tx.QueryRowContext(ctx, selectToken+s.d.dialect.forUpdate, string(id)))
+		t, err = readToken(tx.QueryRowContext(ctx, selectToken+s.d.dialect.forUpdate, string(id)), id)
 		if err != nil {
 			return fmt.Errorf("update token %s: %w", id, err)
 		}
