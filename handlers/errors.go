@@ -94,6 +94,11 @@ func errorResponse(err error) (int, api.Error) {
 // is told to wait: the dispatcher drains a full queue within seconds.
 const pushRetryAfter = 5 * time.Second
 
+// burntCodeRetryAfter is the wait a 429 for a burnt verification code
+// names: retrying the code never helps (a replace does), so it is the
+// per-token limit's period rather than a short pause.
+const burntCodeRetryAfter = time.Minute
+
 // tokenErrorResponse maps the errors of package ntf.
 func tokenErrorResponse(err error) (int, api.Error, bool) {
 	if fe, ok := errors.AsType[*ntf.FieldError](err); ok {
@@ -105,7 +110,7 @@ func tokenErrorResponse(err error) (int, api.Error, bool) {
 	case errors.Is(err, ntf.ErrWrongCode):
 		return http.StatusForbidden, api.Error{ErrCode: api.CodeWrongCode, Error: "wrong verification code"}, true
 	case errors.Is(err, ntf.ErrTooManyAttempts):
-		return http.StatusTooManyRequests, api.Error{ErrCode: api.CodeLimitExceeded,
+		return http.StatusTooManyRequests, api.Error{ErrCode: api.CodeLimitExceeded, RetryAfterMs: retryMillis(burntCodeRetryAfter),
 			Error: "too many wrong codes: replace the device token to get a new verification push"}, true
 	case errors.Is(err, ntf.ErrTokenInvalid):
 		return http.StatusConflict, api.Error{ErrCode: api.CodeConflict, Error: "the token is invalid: replace the device token"}, true

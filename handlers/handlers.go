@@ -44,6 +44,9 @@ type Config struct {
 	// once, per client IP (IPv6 by /64) and in all; beyond them a
 	// long-poll is refused with 429. Zero means no cap.
 	LongPollsPerClient, LongPollsTotal int
+	// MetricsElsewhere leaves /metrics off this handler: it is served on
+	// a listener of its own (see MetricsHandler).
+	MetricsElsewhere bool
 }
 
 // ReadyCheck reports whether one dependency can serve requests.

@@ -115,6 +115,8 @@ func (c rendezvousCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descWaiting, prometheus.GaugeValue, float64(s.Waiting))
 }
 
-func handleMetrics(gatherer prometheus.Gatherer) http.Handler {
+// MetricsHandler serves the metrics of gatherer in the Prometheus text
+// format, for /metrics here or on a listener of its own.
+func MetricsHandler(gatherer prometheus.Gatherer) http.Handler {
 	return promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
 }

@@ -170,6 +170,26 @@ func TestMSC4108Rules(t *testing.T) {
 	}
 }
 
+// TestHeadOptionsAnd405CORS checks the methods outside the API proper:
+// HEAD answers as GET without a body, a plain OPTIONS answers 204 with
+// Allow, and a 405 carries the CORS header like every other answer.
+func TestHeadOptionsAnd405CORS(t *testing.T) {
+	f := newFixture(t, options{})
+	path, etag := f.create(t, seedBase, "hello", "Content-Type", "text/plain")
+	head := f.do(t, http.MethodHead, path, "")
+	if head.Code != http.StatusOK || head.Header().Get("ETag") != etag || head.Header().Get("Content-Length") != "5" {
+		t.Errorf("HEAD = %d, ETag %q, Content-Length %q; want 200 with the GET's headers", head.Code, head.Header().Get("ETag"), head.Header().Get("Content-Length"))
+	}
+	if rec := f.do(t, http.MethodHead, "/healthz", ""); rec.Code != http.StatusOK {
+		t.Errorf("HEAD /healthz = %d, want 200", rec.Code)
+	}
+	opts := f.do(t, http.MethodOptions, path, "")
+	if opts.Code != http.StatusNoContent || opts.Header().Get("Allow") != "DELETE, GET, HEAD, OPTIONS, PUT" {
+		t.Errorf("plain OPTIONS = %d, Allow %q; want 204 with Allow", opts.Code, opts.Header().Get("Allow"))
+	}
+	checkError(t, "PATCH with an Origin", f.do(t, http.MethodPatch, path, ""), http.StatusMethodNotAllowed, api.CodeUnrecognized)
+}
+
 // TestMSC4108ServesTextOnly checks that a session written elsewhere with
 // another content type is not served on the msc4108 mount, which
 // promises text/plain.
@@ -223,8 +243,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 			}
 		})
 	}
-	if got := f.do(t, http.MethodPatch, path, "").Header().Get("Allow"); got != "DELETE, GET, OPTIONS, PUT" {
-		t.Errorf("405 Allow = %q, want DELETE, GET, OPTIONS, PUT", got)
+	if got := f.do(t, http.MethodPatch, path, "").Header().Get("Allow"); got != "DELETE, GET, HEAD, OPTIONS, PUT" {
+		t.Errorf("405 Allow = %q, want DELETE, GET, HEAD, OPTIONS, PUT", got)
 	}
 	if n := f.rdv.Stats(t.Context()).Live; n != 1 {
 		t.Errorf("live sessions after refused creations = %d, want 1", n)

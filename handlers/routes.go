@@ -15,9 +15,12 @@ import (
 // newRouter maps the whole API surface. Keep it in step with openapi.yaml.
 func newRouter(cfg Config, deps Deps, m *metrics) *chi.Mux {
 	r := chi.NewRouter()
+	r.Use(headAsGet)
 	r.Method(http.MethodGet, "/healthz", handleHealthz(deps.Logger))
 	r.Method(http.MethodGet, "/readyz", handleReadyz(deps.Logger, deps.Ready))
-	r.Method(http.MethodGet, "/metrics", handleMetrics(deps.Registry))
+	if !cfg.MetricsElsewhere {
+		r.Method(http.MethodGet, "/metrics", MetricsHandler(deps.Registry))
+	}
 	r.Method(http.MethodGet, "/demo", http.RedirectHandler("/demo/", http.StatusMovedPermanently))
 	r.Method(http.MethodGet, "/demo/*", http.StripPrefix("/demo", web.Handler()))
 
@@ -31,7 +34,7 @@ func newRouter(cfg Config, deps Deps, m *metrics) *chi.Mux {
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, deps.Logger, errUnrecognized)
 	})
-	r.MethodNotAllowed(handleMethodNotAllowed(r, deps))
+	r.MethodNotAllowed(handleMethodNotAllowed(r, cfg, deps))
 	return r
 }
 
@@ -73,22 +76,60 @@ func addTokenRoutes(r chi.Router, cfg Config, deps Deps, m *metrics) {
 	r.Method(http.MethodPut, "/v1/tokens/{id}/checks", tk.checks())
 }
 
+// headAsGet routes HEAD as GET: the same answer without the body, which
+// the server drops (RFC 9110). chi's GetHead middleware needs a route
+// context chi made itself, which withObservation's is not.
+func headAsGet(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rctx := chi.RouteContext(r.Context()); rctx != nil && r.Method == http.MethodHead {
+			rctx.RouteMethod = http.MethodGet
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // probeMethods are the methods a 405's Allow header may list.
 var probeMethods = []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete}
 
-// handleMethodNotAllowed answers 405 with the Allow header RFC 9110 asks for;
-// chi's own 405 handler is replaced, so the allowed methods are found by
-// matching the path against the router again.
-func handleMethodNotAllowed(r *chi.Mux, deps Deps) http.HandlerFunc {
+// handleMethodNotAllowed answers a method the path does not serve: 405
+// with the Allow header RFC 9110 asks for, or, for a plain OPTIONS (not a
+// CORS preflight, which the CORS layer answers), 204 with the same Allow
+// header. chi's own handler is replaced, so the allowed methods are found
+// by matching the path against the router again. The CORS layer adds no
+// headers to a method it does not allow, so this adds the origin's.
+func handleMethodNotAllowed(r *chi.Mux, cfg Config, deps Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		allowed := []string{http.MethodOptions}
 		for _, m := range probeMethods {
 			if r.Match(chi.NewRouteContext(), m, req.URL.Path) {
 				allowed = append(allowed, m)
+				if m == http.MethodGet {
+					allowed = append(allowed, http.MethodHead)
+				}
 			}
 		}
 		slices.Sort(allowed)
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		allowOrigin(w.Header(), req.Header.Get("Origin"), cfg.AllowedOrigins)
+		if req.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		writeError(w, req, deps.Logger, &statusError{http.StatusMethodNotAllowed, api.CodeUnrecognized, "method not allowed"})
+	}
+}
+
+// allowOrigin sets the CORS origin header for origin, if it is allowed
+// and the CORS layer has not set it.
+func allowOrigin(h http.Header, origin string, allowed []string) {
+	if origin == "" || h.Get("Access-Control-Allow-Origin") != "" {
+		return
+	}
+	h.Add("Vary", "Origin")
+	switch {
+	case len(allowed) == 0 || slices.Contains(allowed, "*"):
+		h.Set("Access-Control-Allow-Origin", "*")
+	case slices.Contains(allowed, origin):
+		h.Set("Access-Control-Allow-Origin", origin)
 	}
 }

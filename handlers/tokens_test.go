@@ -348,8 +348,12 @@ func TestTokenWrongCode(t *testing.T) {
 	if d := ntftest.Equal(want, after); d != "" {
 		t.Errorf("after %d wrong codes the token differs beyond its failure count:\n%s", ntf.DefaultMaxFailedAttempts, d)
 	}
-	// Even the right code is refused now ...
-	wantStatus(t, f.do(t, http.MethodPost, path, `{"code":"`+code+`"}`, a.secret), http.StatusTooManyRequests, api.CodeLimitExceeded)
+	// Even the right code is refused now, with a retry time like every 429 ...
+	burnt := f.do(t, http.MethodPost, path, `{"code":"`+code+`"}`, a.secret)
+	wantStatus(t, burnt, http.StatusTooManyRequests, api.CodeLimitExceeded)
+	if e := decodeBody[api.Error](t, burnt); burnt.Header().Get("Retry-After") == "" || e.RetryAfterMs <= 0 {
+		t.Errorf("burnt-code 429: Retry-After %q, retry_after_ms %d; want both", burnt.Header().Get("Retry-After"), e.RetryAfterMs)
+	}
 	// ... until a replace sends a fresh one.
 	if rec := f.do(t, http.MethodPut, "/v1/tokens/"+a.id, `{"device_token":"`+apnsDevice+`"}`, a.secret); rec.Code != http.StatusOK {
 		t.Fatalf("replace = %d %s", rec.Code, rec.Body)

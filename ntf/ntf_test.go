@@ -3,7 +3,9 @@ package ntf_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"strings"
@@ -43,6 +45,22 @@ func TestParseDHKey(t *testing.T) {
 		{"31 bytes", base64.RawURLEncoding.EncodeToString(raw[:31]), false},
 		{"33 bytes", base64.RawURLEncoding.EncodeToString(append(raw, 1)), false},
 		{"all zeros", base64.RawURLEncoding.EncodeToString(make([]byte, 32)), false},
+	}
+	// The low-order points of Curve25519 (as listed by libsodium), each
+	// giving an all-zero shared secret with any key.
+	for i, hexKey := range []string{
+		"0100000000000000000000000000000000000000000000000000000000000000",
+		"e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+		"5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	} {
+		b, _ := hex.DecodeString(hexKey)
+		tests = append(tests, struct {
+			name, in string
+			ok       bool
+		}{fmt.Sprint("low-order point ", i), base64.RawURLEncoding.EncodeToString(b), false})
 	}
 	for _, tt := range tests {
 		if _, err := ntf.ParseDHKey(tt.in); (err == nil) != tt.ok {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/curve25519"
+
 	"github.com/trystgw/tryst/push"
 )
 
@@ -122,8 +124,19 @@ func ParseDHKey(s string) (DHKey, error) {
 	if k == (DHKey{}) {
 		return k, errors.New("must not be all zeros")
 	}
+	// A low-order point gives every server key the all-zero shared
+	// secret, so whatever is sealed to it could be opened by anyone.
+	// Multiplying by any scalar tells: X25519 refuses a zero result.
+	if _, err := curve25519.X25519(lowOrderProbe[:], k[:]); err != nil {
+		return k, errors.New("is a low-order point")
+	}
 	return k, nil
 }
+
+// lowOrderProbe is a scalar to multiply a public key by; after clamping
+// it is a multiple of the cofactor, which takes every low-order point to
+// zero.
+var lowOrderProbe = [32]byte{1: 1}
 
 // String returns the key in base64url without padding.
 func (k DHKey) String() string { return base64.RawURLEncoding.EncodeToString(k[:]) }

@@ -94,6 +94,8 @@ type serveConfig struct {
 	// means derived from the open-file limit.
 	conns       netlimit.Config
 	readTimeout time.Duration
+	// metricsAddr, when set, serves /metrics there instead of on addr.
+	metricsAddr string
 }
 
 // loadServeConfig parses flags, each falling back to the environment
@@ -141,6 +143,7 @@ func loadServeConfig(args []string, getenv func(string) string, stdout io.Writer
 	fs.IntVar(&c.conns.PerClient, "max-conns-per-ip", defaultMaxConnsPerIP, "most open connections per client IP, IPv6 by /64 (0: no cap; trusted proxies are exempt)")
 	fs.IntVar(&c.http.LongPollsPerClient, "longpolls-per-ip", defaultLongPollsPerIP, "most waiting long-polls per client IP, IPv6 by /64 (0: no cap)")
 	fs.IntVar(&c.http.LongPollsTotal, "longpolls-max", 0, "most waiting long-polls in all (0: half of max-conns)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address (host:port) instead of the public listener")
 	fs.DurationVar(&c.readTimeout, "read-timeout", defaultReadTimeout, "longest time to read a request, body included")
 	nameEnvironment(fs.FlagSet)
 	if done, err := fs.parse(args); done {
@@ -271,6 +274,7 @@ func (c *serveConfig) finishConns() error {
 	if c.http.LongPollsTotal == 0 {
 		c.http.LongPollsTotal = max(c.conns.Max/2, 1)
 	}
+	c.http.MetricsElsewhere = c.metricsAddr != ""
 	c.conns.Exempt = c.http.TrustedProxies
 	c.conns.Refusal = handlers.OverloadResponse()
 	return nil
@@ -300,7 +304,7 @@ func (c serveConfig) logAttrs() []any {
 		"token_register_rate", rateForLog(c.http.TokenRegisterRate), "token_verify_rate", rateForLog(c.http.TokenVerifyRate),
 		"token_update_rate", rateForLog(c.http.TokenUpdateRate), "token_rate_per_token", rateForLog(c.http.TokenPerTokenRate),
 		"max_conns", c.conns.Max, "max_conns_per_ip", c.conns.PerClient, "longpolls_per_ip", c.http.LongPollsPerClient,
-		"longpolls_max", c.http.LongPollsTotal, "read_timeout", c.readTimeout.String(),
+		"longpolls_max", c.http.LongPollsTotal, "read_timeout", c.readTimeout.String(), "metrics_addr", c.metricsAddr,
 	}
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -44,5 +46,34 @@ func TestServeMetricsLabelsBounded(t *testing.T) {
 	}
 	if want := fmt.Sprintf(`tryst_http_requests_total{method="OTHER",route="unmatched",status="405"} %d`, invented); !strings.Contains(body, want) {
 		t.Errorf("/metrics lacks %q", want)
+	}
+}
+
+// TestServeMetricsAddr checks --metrics-addr: /metrics moves to its own
+// listener and the public one no longer serves it.
+func TestServeMetricsAddr(t *testing.T) {
+	var log lockedOutput
+	s := startServerLog(t, &log, "--metrics-addr", "127.0.0.1:0")
+	var addr string
+	for line := range strings.Lines(log.String()) {
+		var l struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "metrics listening" {
+			addr = l.Addr
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no \"metrics listening\" line in the log:\n%s", log.String())
+	}
+	if resp, _ := s.do(t, http.MethodGet, "/metrics", ""); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("public /metrics = %d, want 404", resp.StatusCode)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `tryst_http_requests_total{method="GET",route="unmatched",status="404"} 1`) {
+		t.Errorf("metrics listener /metrics = %d, want 200 counting the public 404:\n%.500s", resp.StatusCode, body)
 	}
 }

@@ -67,6 +67,11 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, services [
 	}
 	defer ln.Close() // Serve closes it too; this is for a failed start
 	ln = limitConns(ln, cfg.conns, env.reg)
+	stopMetrics, err := serveMetrics(cfg.metricsAddr, env.reg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	sup := newSupervisor(context.WithoutCancel(ctx))
 	process := sup.Group("process")
 	process.Go("memory release", func(ctx context.Context) error {
