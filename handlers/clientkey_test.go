@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -35,4 +36,32 @@ func TestClientKeyForwardedFor(t *testing.T) {
 			t.Errorf("%s: clientKey = %q, want %q", c.name, got, c.want)
 		}
 	}
+}
+
+// FuzzClientAddr feeds X-Forwarded-For lines from a trusted proxy: the
+// client is always the peer or an address the header names.
+func FuzzClientAddr(f *testing.F) {
+	f.Add("198.51.100.9, 10.0.0.3", "203.0.113.7")
+	f.Add("junk", "")
+	f.Add("2001:db8::1,,10.0.0.1", "::ffff:10.0.0.2")
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	f.Fuzz(func(t *testing.T, line1, line2 string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "10.0.0.2:5000"
+		r.Header.Add("X-Forwarded-For", line1)
+		r.Header.Add("X-Forwarded-For", line2)
+		addr, ok := clientAddr(r, proxies)
+		if !ok {
+			t.Fatal("a parseable peer gave no address")
+		}
+		if addr == netip.MustParseAddr("10.0.0.2") {
+			return
+		}
+		for hop := range strings.SplitSeq(line1+","+line2, ",") {
+			if h, err := netip.ParseAddr(strings.TrimSpace(hop)); err == nil && h.Unmap() == addr {
+				return
+			}
+		}
+		t.Fatalf("client %s is neither the peer nor a hop of %q, %q", addr, line1, line2)
+	})
 }
