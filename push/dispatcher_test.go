@@ -303,8 +303,8 @@ func TestRegistrationShare(t *testing.T) {
 			t.Fatalf("flood %d: %v, want ErrRegistrationBusy", i, err)
 		}
 	}
-	if accepted != 64/64 {
-		t.Fatalf("one registration got %d of a 64 queue, want the default share of 1", accepted)
+	if want := 1; accepted != want { // the default share, QueueSize/64
+		t.Fatalf("one registration got %d of a 64 queue, want the default share of %d", accepted, want)
 	}
 	for i := range 20 {
 		if err := d.Enqueue(context.Background(), owned(fmt.Sprint("other", i), "o"+fmt.Sprint(i))); err != nil {

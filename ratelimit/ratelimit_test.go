@@ -61,8 +61,10 @@ func TestZeroRateDisables(t *testing.T) {
 
 func TestConcurrencyCaps(t *testing.T) {
 	c := ratelimit.NewConcurrency(2, 3)
-	if !c.Acquire("a") || !c.Acquire("a") {
-		t.Fatal("first two for a refused")
+	for i := range 2 {
+		if !c.Acquire("a") {
+			t.Fatalf("acquire %d for a refused", i+1)
+		}
 	}
 	if c.Acquire("a") {
 		t.Error("third for a accepted over the per-key cap of 2")
