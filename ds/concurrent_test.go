@@ -37,10 +37,10 @@ func concurrentAdd(t *testing.T, a, b *instance, rng *rand.Rand) {
 	wg.Wait()
 
 	type side struct {
-		in      *instance
-		c, j    *dstest.Client
-		p       *dstest.Pending
-		r       *ds.Response
+		in   *instance
+		c, j *dstest.Client
+		p    *dstest.Pending
+		r    *ds.Response
 	}
 	win, lose := side{a, alice, carol, pa, ra}, side{b, bob, doris, pb, rb}
 	if rb.Code == ds.CodeOK {

@@ -36,6 +36,8 @@ func newInstance(t testing.TB, url string) *instance {
 
 func newSQLite(t testing.TB) *instance { return newInstance(t, sqlstoretest.SQLiteURL(t)) }
 
+func newSQLiteURL(t testing.TB) string { return sqlstoretest.SQLiteURL(t) }
+
 const suite = mls.CipherSuite(1)
 
 // client makes a queue and a client receiving on it.

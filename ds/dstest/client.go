@@ -99,7 +99,9 @@ func (c *Client) Message(tb testing.TB, sender ds.SenderID, gid []byte, t ds.Req
 }
 
 // AsMember is the client's leaf_index sender id.
-func (c *Client) AsMember() ds.SenderID { return ds.SenderID{Type: ds.SenderLeafIndex, LeafIndex: c.Leaf} }
+func (c *Client) AsMember() ds.SenderID {
+	return ds.SenderID{Type: ds.SenderLeafIndex, LeafIndex: c.Leaf}
+}
 
 // AsKeyPackage is the client's key_package_ref sender id.
 func (c *Client) AsKeyPackage() ds.SenderID {
@@ -178,6 +180,22 @@ func (c *Client) AddCommit(tb testing.TB, joiners ...*Client) *Pending {
 	for _, j := range joiners {
 		commit.Proposals = append(commit.Proposals, mls.ProposalOrRef{Proposal: &mls.Proposal{Type: mls.ProposalAdd, KeyPackage: j.KeyPackage}})
 	}
+	return c.buildCommit(tb, commit, joiners)
+}
+
+// CommitRefs builds the send_commit request of a commit covering the
+// proposals refs by reference; joiners are the clients those proposals
+// add, whom the Welcome addresses.
+func (c *Client) CommitRefs(tb testing.TB, refs [][]byte, joiners ...*Client) *Pending {
+	tb.Helper()
+	commit := &mls.Commit{}
+	for _, r := range refs {
+		commit.Proposals = append(commit.Proposals, mls.ProposalOrRef{Reference: r})
+	}
+	return c.buildCommit(tb, commit, joiners)
+}
+
+func (c *Client) buildCommit(tb testing.TB, commit *mls.Commit, joiners []*Client) *Pending {
 	msg := c.frame(tb, mls.FramedContent{ContentType: mls.ContentCommit, Commit: commit})
 	sc, err := c.Group.StageCommit(msg)
 	if err != nil {

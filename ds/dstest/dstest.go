@@ -32,7 +32,7 @@ var at = time.UnixMilli(1_700_000_000_000).UTC()
 func sampleGroup(id string) ds.Group {
 	return ds.Group{
 		ID: []byte(id), Version: 1, Epoch: 7, Header: []byte("header"), GroupInfo: []byte("gi"),
-		Nodes: []mls.NodeRecord{{Index: 0, Data: []byte("n0")}, {Index: 1, Data: []byte("n1")}, {Index: 2, Data: []byte("n2")}, {Index: 5, Data: []byte("n5")}},
+		Nodes:   []mls.NodeRecord{{Index: 0, Data: []byte("n0")}, {Index: 1, Data: []byte("n1")}, {Index: 2, Data: []byte("n2")}, {Index: 5, Data: []byte("n5")}},
 		Members: []ds.Member{{Leaf: 0, Queue: qs.NewID(), KeyPackageRef: []byte("ref0")}, {Leaf: 1, Queue: qs.NewID(), KeyPackageRef: []byte{}}},
 	}
 }
@@ -80,7 +80,7 @@ func testUpdate(t *testing.T, newStores func(t *testing.T) (ds.Store, qs.Store))
 		Tree:          &mls.TreeChanges{Width: 5, Put: []mls.NodeRecord{{Index: 1, Data: []byte("n1'")}, {Index: 4, Data: []byte("n4")}}, Delete: []mls.NodeIndex{2}},
 		PutMembers:    []ds.Member{{Leaf: 2, Queue: qa.ID, KeyPackageRef: []byte("ref2")}},
 		DeleteMembers: []uint32{1}, AddProposal: []byte("p1"),
-		Deliveries:    []ds.Delivery{{Queues: []qs.ID{qa.ID, qb.ID, qs.NewID()}, Data: []byte("commit")}, {Queues: []qs.ID{qa.ID}, Data: []byte("welcome")}},
+		Deliveries: []ds.Delivery{{Queues: []qs.ID{qa.ID, qb.ID, qs.NewID()}, Data: []byte("commit")}, {Queues: []qs.ID{qa.ID}, Data: []byte("welcome")}},
 	}
 	got, err := s.Update(t.Context(), c, at)
 	if err != nil {
