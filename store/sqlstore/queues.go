@@ -147,8 +147,8 @@ func enqueueTx(ctx context.Context, tx execer, ids []qs.ID, data []byte, at time
 	if len(present) == 0 {
 		return nil, nil
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO qs_payloads (seq, data, refs, received_at) VALUES ($1, $2, $3, $4)`,
-		seq, data, len(present), at.UnixMilli()); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO qs_payloads (seq, data, received_at) VALUES ($1, $2, $3)`,
+		seq, data, at.UnixMilli()); err != nil {
 		return nil, err
 	}
 	return keepPresent(ids, present), nil
@@ -227,9 +227,14 @@ func (s *Queues) Fetch(ctx context.Context, id qs.ID, after uint64, limit int) (
 	return msgs, rows.Err()
 }
 
-// Ack implements qs.Store: the queue's rows go, and each payload whose
-// last holder that was goes with them.
+// Ack implements qs.Store. The queue's rows go in one transaction; the
+// payloads they held are deleted after it commits, each only if no queue
+// holds it any more. Of several acks releasing one payload, the last to
+// commit sees every other's committed deletion (READ COMMITTED; SQLite
+// serialises anyway) and deletes it, and no ack waits on a row another
+// holds: a payload shared by 100 queues is no hot spot.
 func (s *Queues) Ack(ctx context.Context, id qs.ID, through uint64) error {
+	var seqs []int64
 	err := s.d.inTx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM qs_queues WHERE id = $1`, string(id)).Scan(&n); err != nil {
@@ -243,35 +248,28 @@ func (s *Queues) Ack(ctx context.Context, id qs.ID, through uint64) error {
 		if err != nil {
 			return err
 		}
-		seqs, err := scanInts(rows)
-		if err != nil {
-			return err
-		}
-		return releasePayloads(ctx, tx, seqs)
+		seqs, err = scanInts(rows)
+		return err
 	})
+	if err == nil {
+		err = releasePayloads(ctx, s.d.db, seqs)
+	}
 	if err != nil {
 		return fmt.Errorf("ack queue %s: %w", id, err)
 	}
 	return nil
 }
 
-// releasePayloads drops one reference from each payload, in ascending
-// order (so concurrent acks lock rows in one order), and deletes those
-// left without.
-func releasePayloads(ctx context.Context, tx execer, seqs []int64) error {
-	slices.Sort(seqs)
-	for len(seqs) > 0 {
-		batch := seqs[:min(len(seqs), 500)]
-		seqs = seqs[len(batch):]
+// releasePayloads deletes those of the payloads seqs that no queue holds.
+func releasePayloads(ctx context.Context, db execer, seqs []int64) error {
+	for batch := range slices.Chunk(seqs, maxInList) {
 		args := make([]any, len(batch))
 		for i, v := range batch {
 			args[i] = v
 		}
-		list := inList(1, len(batch))
-		if _, err := tx.ExecContext(ctx, `UPDATE qs_payloads SET refs = refs - 1 WHERE seq IN `+list, args...); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM qs_payloads WHERE refs <= 0 AND seq IN `+list, args...); err != nil {
+		_, err := db.ExecContext(ctx, `DELETE FROM qs_payloads WHERE seq IN `+inList(1, len(batch))+`
+			AND NOT EXISTS (SELECT 1 FROM qs_messages m WHERE m.seq = qs_payloads.seq)`, args...)
+		if err != nil {
 			return err
 		}
 	}

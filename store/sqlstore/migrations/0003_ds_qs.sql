@@ -18,12 +18,10 @@ CREATE TABLE qs_counter (
 );
 INSERT INTO qs_counter (id, seq) VALUES (1, 0);
 
--- A fanned-out message is stored once; refs counts the queues still
--- holding it.
+-- A fanned-out message is stored once, and goes when no queue holds it.
 CREATE TABLE qs_payloads (
     seq         BIGINT PRIMARY KEY,
     data        BYTEA NOT NULL,
-    refs        INTEGER NOT NULL,
     received_at BIGINT NOT NULL
 );
 
@@ -32,6 +30,7 @@ CREATE TABLE qs_messages (
     seq      BIGINT NOT NULL,
     PRIMARY KEY (queue_id, seq)
 );
+CREATE INDEX qs_messages_seq ON qs_messages (seq);
 
 -- A group's scalar state; version is the compare-and-swap counter.
 CREATE TABLE ds_groups (
