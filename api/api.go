@@ -38,5 +38,6 @@ func ErrorCodes() []string {
 		CodeNotFound, CodeInvalidParam, CodeMissingParam, CodeTooLarge, CodeLimitExceeded, CodeForbidden,
 		CodeConcurrentWrite, CodeUnrecognized, CodeUnavailable, CodeUnknown,
 		CodeUnknownToken, CodeWrongCode, CodeConflict,
+		CodeUnknownQueue,
 	}
 }

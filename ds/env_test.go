@@ -30,7 +30,7 @@ func newInstance(t testing.TB, url string) *instance {
 	}
 	t.Cleanup(func() { db.Close() })
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	q := qs.NewService(db.Queues(), memstore.NewNotifier[string](), nil, nil, logger, qs.Config{})
+	q := qs.NewService(db.Queues(), memstore.NewNotifier[qs.ID](), nil, nil, logger, qs.Config{})
 	return &instance{db: db, queues: q, ds: ds.NewService(db.Groups(), q, logger, ds.Config{})}
 }
 

@@ -71,6 +71,9 @@ func errorResponse(err error) (int, api.Error) {
 	if status, body, ok := tokenErrorResponse(err); ok {
 		return status, body
 	}
+	if status, body, ok := deliveryErrorResponse(err); ok {
+		return status, body
+	}
 	switch {
 	case errors.Is(err, rendezvous.ErrNotFound):
 		return http.StatusNotFound, api.Error{ErrCode: api.CodeNotFound, Error: "rendezvous session not found or expired"}

@@ -14,7 +14,9 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/trystgw/tryst/api"
+	"github.com/trystgw/tryst/ds"
 	"github.com/trystgw/tryst/ntf"
+	"github.com/trystgw/tryst/qs"
 	"github.com/trystgw/tryst/ratelimit"
 	"github.com/trystgw/tryst/rendezvous"
 )
@@ -63,7 +65,10 @@ type Deps struct {
 	// Rendezvous serves the rendezvous mounts.
 	Rendezvous *rendezvous.Service
 	// Tokens serves /v1/tokens.
-	Tokens  *ntf.Service
+	Tokens *ntf.Service
+	// DS serves /v1/ds and Queues /v1/queues.
+	DS      *ds.Service
+	Queues  *qs.Service
 	Limiter ratelimit.Limiter
 	// Registry receives the HTTP metrics and is served at /metrics; the
 	// services register their own (RendezvousCollector, PushCollector).

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trystgw/tryst/api"
+	"github.com/trystgw/tryst/ds"
 	"github.com/trystgw/tryst/ntf"
 	"github.com/trystgw/tryst/rendezvous"
 	"github.com/trystgw/tryst/store/memstore"
@@ -45,7 +46,8 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	store := memstore.NewRendezvous(nil)
 	deps := Deps{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
 		Rendezvous: rendezvous.NewService(store, memstore.NewNotifier[rendezvous.ID](), nil, rendezvous.Config{}),
-		Tokens:     ntf.NewService(nil, nil, nil, slog.New(slog.DiscardHandler), ntf.Config{})}
+		Tokens:     ntf.NewService(nil, nil, nil, slog.New(slog.DiscardHandler), ntf.Config{}),
+		DS:         ds.NewService(nil, nil, slog.New(slog.DiscardHandler), ds.Config{})}
 	mounts, _ := api.ParseMounts(api.DefaultMounts)
 	r := newRouter(Config{Mounts: mounts}, deps, newMetrics(deps.Registry))
 	var routed []string

@@ -30,6 +30,9 @@ func newRouter(cfg Config, deps Deps, m *metrics) *chi.Mux {
 	if deps.Tokens != nil {
 		addTokenRoutes(r, cfg, deps, m)
 	}
+	if deps.DS != nil {
+		addDeliveryRoutes(r, deps)
+	}
 
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, deps.Logger, errUnrecognized)
@@ -132,4 +135,13 @@ func allowOrigin(h http.Header, origin string, allowed []string) {
 	case slices.Contains(allowed, origin):
 		h.Set("Access-Control-Allow-Origin", origin)
 	}
+}
+
+// addDeliveryRoutes serves the MLS Delivery Service and its client queues.
+func addDeliveryRoutes(r chi.Router, deps Deps) {
+	r.Method(http.MethodPost, "/v1/ds", dsHandlers{logger: deps.Logger, ds: deps.DS}.submit())
+	qh := queueHandlers{logger: deps.Logger, queues: deps.Queues, draining: deps.Draining}
+	r.Method(http.MethodPost, "/v1/queues", qh.create())
+	r.Method(http.MethodGet, "/v1/queues/{id}/messages", qh.fetch())
+	r.Method(http.MethodDelete, "/v1/queues/{id}/messages", qh.ack())
 }

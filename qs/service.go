@@ -13,13 +13,14 @@ import (
 
 // Notifier wakes long-poll waiters when a queue receives a message.
 // Implementations spanning instances deliver a Notify on one instance to
-// watchers on all of them.
+// watchers on all of them; memstore.Notifier[ID] and
+// redisstore.Notifier[ID] are ones.
 type Notifier interface {
-	// Watch returns a channel closed at the first Notify of key after the
+	// Watch returns a channel closed at the first Notify of id after the
 	// call, and a release function the caller must call when done.
-	Watch(key string) (<-chan struct{}, func())
-	// Notify wakes the watchers of key.
-	Notify(ctx context.Context, key string) error
+	Watch(id ID) (<-chan struct{}, func())
+	// Notify wakes the watchers of id.
+	Notify(ctx context.Context, id ID) error
 }
 
 // Tokens checks push-token credentials and finds tokens by id;
@@ -167,7 +168,7 @@ func (s *Service) Fetch(ctx context.Context, c Credentials, after uint64, wait t
 	deadline := time.NewTimer(min(wait, s.cfg.MaxWait))
 	defer deadline.Stop()
 	for {
-		woken, release := s.notifier.Watch(string(q.ID))
+		woken, release := s.notifier.Watch(q.ID)
 		msgs, err := s.store.Fetch(ctx, q.ID, after, s.cfg.FetchLimit)
 		if err != nil || len(msgs) > 0 || wait <= 0 {
 			release()
@@ -223,7 +224,7 @@ func (s *Service) Deliver(ctx context.Context, ids []ID, data []byte) ([]ID, err
 // polls or is woken by the next message.
 func (s *Service) Delivered(ctx context.Context, ids []ID) {
 	for _, id := range ids {
-		if err := s.notifier.Notify(ctx, string(id)); err != nil {
+		if err := s.notifier.Notify(ctx, id); err != nil {
 			s.log.WarnContext(ctx, "queue wake-up failed", "queue", string(id), "err", err)
 		}
 	}
