@@ -248,12 +248,38 @@ func (s *Service) wake(ctx context.Context, q Queue) {
 		return // the token was deleted or invalidated since linking
 	}
 	n := &push.Notification{
-		ID: "queue:" + string(q.ID), Token: t.DeviceToken, App: string(t.App), Environment: t.Environment,
+		Owner: push.Owner{Kind: OwnerWakeUp, ID: string(q.ID)}, Registration: string(t.ID), Token: t.DeviceToken, App: string(t.App), Environment: t.Environment,
 		Kind: push.Background, Priority: push.PriorityNormal, CollapseID: "q-" + string(q.ID)[:8],
 		Expiration: s.cfg.Now().Add(pushTTL), Data: map[string]string{"queue": string(q.ID)},
 	}
 	if err := s.pusher.Enqueue(ctx, n); err != nil {
 		s.log.WarnContext(ctx, "queue push failed", "queue", string(q.ID), "err", err)
+	}
+}
+
+// OwnerWakeUp is the push owner kind of wake-up pushes; the owner id is
+// the queue id.
+const OwnerWakeUp push.OwnerKind = "queue_wakeup"
+
+// RouteResults registers the service's push results with rt: a wake-up
+// push that failed releases the queue's claim, so the next message
+// pushes again instead of waiting for a fetch that the lost push would
+// have caused. (A dead device token is handled by the token service,
+// which receives every dead-token result.)
+func (s *Service) RouteResults(rt *push.Router) error {
+	return rt.Handle(OwnerWakeUp, s.handleResult)
+}
+
+func (s *Service) handleResult(ctx context.Context, r push.Result) {
+	if r.Notification == nil || r.OK() {
+		return
+	}
+	id, err := ParseID(r.Notification.Owner.ID)
+	if err != nil {
+		return
+	}
+	if err := s.store.ReleasePush(ctx, id); err != nil {
+		s.log.WarnContext(ctx, "queue push release failed", "queue", string(id), "err", err)
 	}
 }
 

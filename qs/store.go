@@ -30,6 +30,9 @@ type Store interface {
 	// change), atomically per queue: of concurrent callers exactly one
 	// claims a given queue.
 	ClaimPushes(ctx context.Context, ids []ID) ([]Queue, error)
+	// ReleasePush clears PushPending (a wake-up push failed); no error
+	// for a missing queue.
+	ReleasePush(ctx context.Context, id ID) error
 	// Missing returns the ids among ids that name no queue.
 	Missing(ctx context.Context, ids []ID) ([]ID, error)
 }

@@ -184,4 +184,13 @@ func testClaimPush(t *testing.T, s qs.Store) {
 	if got, err := s.ClaimPushes(t.Context(), []qs.ID{linked.ID}); err != nil || len(got) != 1 {
 		t.Errorf("after Fetch, ClaimPushes = %v, %v; want a new claim", got, err)
 	}
+	if err := s.ReleasePush(t.Context(), linked.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ClaimPushes(t.Context(), []qs.ID{linked.ID}); err != nil || len(got) != 1 {
+		t.Errorf("after ReleasePush, ClaimPushes = %v, %v; want a new claim", got, err)
+	}
+	if err := s.ReleasePush(t.Context(), qs.NewID()); err != nil {
+		t.Errorf("ReleasePush(missing) = %v, want nil", err)
+	}
 }

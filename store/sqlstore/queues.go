@@ -325,6 +325,14 @@ func scanQueues(rows *sql.Rows) ([]qs.Queue, error) {
 	return out, rows.Err()
 }
 
+// ReleasePush implements qs.Store.
+func (s *Queues) ReleasePush(ctx context.Context, id qs.ID) error {
+	if _, err := s.d.db.ExecContext(ctx, `UPDATE qs_queues SET push_pending = 0 WHERE id = $1`, string(id)); err != nil {
+		return fmt.Errorf("release push of queue %s: %w", id, err)
+	}
+	return nil
+}
+
 // Missing implements qs.Store.
 func (s *Queues) Missing(ctx context.Context, ids []qs.ID) ([]qs.ID, error) {
 	ids = dedupe(ids)
