@@ -64,6 +64,7 @@ func serviceList() []service {
 	return []service{
 		&rendezvousService{},
 		&notificationsService{},
+		&deliveryService{},
 	}
 }
 

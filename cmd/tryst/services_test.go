@@ -24,7 +24,8 @@ func TestParseServices(t *testing.T) {
 		want string
 		ok   bool
 	}{
-		{"all", "rendezvous,notifications", true},
+		{"all", "rendezvous,notifications,delivery", true},
+		{"delivery", "delivery", true},
 		{"rendezvous", "rendezvous", true},
 		{"notifications, rendezvous", "rendezvous,notifications", true},
 		{"rendezvous,rendezvous", "rendezvous", true},

@@ -70,6 +70,9 @@ type Notifier[K ~string] struct {
 // TopicRendezvous is the topic of rendezvous sessions' wake-ups.
 const TopicRendezvous = "rendezvous"
 
+// TopicQueues is the topic of client queues' wake-ups.
+const TopicQueues = "queues"
+
 // NewNotifier returns a Notifier of topic over client and starts its
 // subscription to the channel <prefix>wake:<topic>. It waits, at most
 // until ctx ends, for the first subscription, so that notifications
