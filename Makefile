@@ -29,12 +29,14 @@ GOTESTSUM ?= gotest.tools/gotestsum@v1.13.0
 test: vet jsdeps
 	$(GO) run $(GOTESTSUM) --format pkgname --format-hide-empty-pkg -- -race ./...
 
-# jsdeps installs the matrix-js-sdk releases the compatibility test drives,
-# when npm is there (the test explains itself when they are missing).
+# jsdeps installs the matrix-js-sdk releases the compatibility test drives
+# and the ts-mls release of the MLS interop test, when npm is there (the
+# tests explain themselves when they are missing).
 jsdeps:
 	@if command -v npm >/dev/null 2>&1; then \
-		cd test/matrix-js-sdk && npm ci --no-audit --no-fund --loglevel=error; \
-	else echo "npm not found: the matrix-js-sdk compatibility test will be skipped"; fi
+		(cd test/matrix-js-sdk && npm ci --no-audit --no-fund --loglevel=error) && \
+		(cd test/ts-mls && npm ci --no-audit --no-fund --loglevel=error); \
+	else echo "npm not found: the matrix-js-sdk and ts-mls tests will be skipped"; fi
 
 # lint adds staticcheck and the import rules, checked on the dependency graph.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
