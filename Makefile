@@ -44,10 +44,14 @@ lint: vet
 	$(GO) run $(STATICCHECK) ./...
 	scripts/check-imports.sh
 
-# bench runs every benchmark; the MLS commit benchmarks get a fixed count,
-# since building their 10,000-member groups dominates a timed run.
+# bench runs every benchmark; the MLS and DS benchmarks get a fixed count,
+# since building their 10,000-member groups dominates a timed run (the DS
+# ones run on SQLite, and on PostgreSQL when TRYST_TEST_POSTGRES_URL is set).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v '/mls$$')
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v -e '/mls$$' -e '/ds$$')
+	$(GO) test -run '^$$' -bench 'BenchmarkCommit' -benchtime 50x -timeout 30m ./ds
+	$(GO) test -run '^$$' -bench 'BenchmarkAppMessage|BenchmarkQueueFetchAck' -benchtime 2000x -timeout 30m ./ds
+	$(GO) test -run '^$$' -bench 'BenchmarkFanOutLatency' -benchtime 200x -timeout 30m ./ds
 	$(GO) test -run '^$$' -bench 'BenchmarkCommit' -benchmem -benchtime 300x -timeout 30m ./mls
 	$(GO) test -run '^$$' -bench 'BenchmarkImportGroup' -benchmem -benchtime 3x -timeout 30m ./mls
 

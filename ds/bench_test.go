@@ -60,29 +60,29 @@ func (s *countingStore) reset() {
 	s.mu.Unlock()
 }
 
-// benchGroup builds a group of n members on in: alice and n-1 clients
-// sharing one queue (their queues' contents do not matter here), added in
-// batches.
+// benchGroup builds a group of n members on in, each with its own queue
+// (so a commit fans out to n queues), added in batches. It returns alice
+// (leaf 0) and a queue for joiners.
 func benchGroup(b *testing.B, in *instance, n int) (*dstest.Client, *dstest.Client) {
 	alice := in.client(b)
-	shared := in.client(b)
+	joinQueue := in.client(b)
 	gid := groupID()
 	in.mustOK(b, alice.CreateGroup(b, gid))
 	for added := 1; added < n; {
 		batch := make([]*dstest.Client, 0, 500)
 		for ; added < n && len(batch) < cap(batch); added++ {
-			batch = append(batch, dstest.NewClient(b, suite, shared.Queue, shared.QueueSecret))
+			batch = append(batch, in.client(b))
 		}
 		p := alice.AddCommit(b, batch...)
 		in.mustOK(b, p.Request)
 		alice.Accepted(b, p)
 	}
-	return alice, shared
+	return alice, joinQueue
 }
 
 // BenchmarkCommit: accepted add commits per second and the group state
 // written per commit, by group size. Each commit adds one member (by
-// value) and fans out to every member.
+// value, all sharing one queue) and fans out to every member's queue.
 func BenchmarkCommit(b *testing.B) {
 	for _, be := range benchBackends {
 		for _, n := range []int{10, 100, 1000, 10000} {
