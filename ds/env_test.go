@@ -23,6 +23,11 @@ type instance struct {
 }
 
 func newInstance(t testing.TB, url string) *instance {
+	return newInstanceWith(t, url, memstore.NewNotifier[qs.ID]())
+}
+
+// newInstanceWith is newInstance with the queue notifier given.
+func newInstanceWith(t testing.TB, url string, n qs.Notifier) *instance {
 	t.Helper()
 	db, err := sqlstore.Open(t.Context(), url)
 	if err != nil {
@@ -30,7 +35,7 @@ func newInstance(t testing.TB, url string) *instance {
 	}
 	t.Cleanup(func() { db.Close() })
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	q := qs.NewService(db.Queues(), memstore.NewNotifier[qs.ID](), nil, nil, logger, qs.Config{})
+	q := qs.NewService(db.Queues(), n, nil, nil, logger, qs.Config{})
 	return &instance{db: db, queues: q, ds: ds.NewService(db.Groups(), q, logger, ds.Config{})}
 }
 

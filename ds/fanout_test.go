@@ -2,13 +2,20 @@ package ds_test
 
 import (
 	"bytes"
+	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/trystgw/tryst/ds"
 	"github.com/trystgw/tryst/ds/dstest"
 	"github.com/trystgw/tryst/mls"
 	"github.com/trystgw/tryst/qs"
+	"github.com/trystgw/tryst/store/memstore"
+	"github.com/trystgw/tryst/store/redisstore"
+	"github.com/trystgw/tryst/store/redisstore/redistest"
+	"github.com/trystgw/tryst/store/sqlstore/sqlstoretest"
 )
 
 // TestFanOutExactlyOnce sends application messages and a commit in a
@@ -130,4 +137,60 @@ func TestLongPollWakes(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("long-poll not woken")
 	}
+}
+
+// TestLongPollAcrossInstances checks that a long-poll on one instance
+// sees a message another instance stored: at once with a shared Redis
+// notifier, within a second (the store re-read) without one.
+func TestLongPollAcrossInstances(t *testing.T) {
+	url := sqlstoretest.PostgresURL(t)
+	for _, tc := range []struct {
+		name   string
+		shared func(t *testing.T) (qs.Notifier, qs.Notifier)
+		within time.Duration
+	}{
+		{"store re-read", func(t *testing.T) (qs.Notifier, qs.Notifier) {
+			return memstore.NewNotifier[qs.ID](), memstore.NewNotifier[qs.ID]()
+		}, 2 * time.Second}, // the 1 s re-read, with room for a loaded machine
+		{"redis", redisNotifiers, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			na, nb := tc.shared(t)
+			a, b := newInstanceWith(t, url, na), newInstanceWith(t, url, nb)
+			alice, bob := a.client(t), a.client(t)
+			a.newGroup(t, alice, bob)
+			got := make(chan time.Time, 1)
+			go func() {
+				msgs, err := b.queues.Fetch(t.Context(), qs.Credentials{ID: string(bob.Queue), Secret: string(bob.QueueSecret)}, bob.After, 10*time.Second)
+				if err != nil || len(msgs) != 1 {
+					t.Errorf("Fetch on the other instance = %d messages, %v", len(msgs), err)
+				}
+				got <- time.Now()
+			}()
+			time.Sleep(50 * time.Millisecond) // let the fetch start waiting
+			start := time.Now()
+			a.mustOK(t, alice.AppMessage(t, 10))
+			select {
+			case at := <-got:
+				if d := at.Sub(start); d > tc.within {
+					t.Errorf("woken after %v, want within %v", d, tc.within)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("long-poll on the other instance not woken")
+			}
+		})
+	}
+}
+
+func redisNotifiers(t *testing.T) (qs.Notifier, qs.Notifier) {
+	opts, cfg, err := redisstore.ParseURL(redistest.StoreURL(t, redistest.URL(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(opts)
+	t.Cleanup(func() { client.Close() })
+	a := redisstore.NewNotifier[qs.ID](t.Context(), client, slog.New(slog.DiscardHandler), cfg, redisstore.TopicQueues)
+	b := redisstore.NewNotifier[qs.ID](t.Context(), client, slog.New(slog.DiscardHandler), cfg, redisstore.TopicQueues)
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
 }
