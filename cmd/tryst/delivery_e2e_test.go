@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +119,9 @@ func TestDeliveryEndToEnd(t *testing.T) {
 	dsOK(t, s, alice.AppMessage(t, 40))
 	if n := drainOn(t, s, bob, 5*time.Second); n != 1 || len(bob.Received) != 1 {
 		t.Errorf("bob fetched %d messages (%d application), want 1", n, len(bob.Received))
+	}
+	if _, metrics := s.do(t, http.MethodGet, "/metrics", ""); !strings.Contains(metrics, `tryst_ds_requests_total{code="ok",type="send_commit"} 1`) {
+		t.Errorf("/metrics has no count of the accepted commit")
 	}
 	if err := s.stop(); err != nil {
 		t.Fatalf("serve = %v", err)

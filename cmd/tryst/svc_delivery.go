@@ -83,7 +83,9 @@ func (s *deliveryService) Ready() []handlers.ReadyCheck {
 	return []handlers.ReadyCheck{{Name: "database", Check: s.db.Ping}}
 }
 
-func (s *deliveryService) Collectors() []prometheus.Collector { return nil }
+func (s *deliveryService) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{handlers.DeliveryCollector(s.ds)}
+}
 
 // LongestWait is the longest queue long-poll.
 func (s *deliveryService) LongestWait() time.Duration { return s.queues.Config().MaxWait }
