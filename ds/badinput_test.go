@@ -156,3 +156,24 @@ func TestDeleteGroup(t *testing.T) {
 		t.Errorf("group_info after delete = %v, want ErrGroupNotFound", err)
 	}
 }
+
+// TestRecreatedGroupNotServedFromCache deletes a group on one instance and
+// creates it again there: the other instance, which cached the first
+// group, must serve the second.
+func TestRecreatedGroupNotServedFromCache(t *testing.T) {
+	url := newSQLiteURL(t)
+	a, b := newInstance(t, url), newInstance(t, url)
+	alice := a.client(t)
+	gid := a.newGroup(t, alice)
+	a.mustOK(t, alice.GroupInfoRequest(t, gid, alice.AsMember())) // cached on a
+	b.mustOK(t, alice.Message(t, alice.AsMember(), gid, ds.RequestDeleteGroup, nil))
+	carol := b.client(t)
+	b.mustOK(t, carol.CreateGroup(t, gid))
+	if _, err := a.ds.Handle(t.Context(), alice.GroupInfoRequest(t, gid, alice.AsMember())); !errors.Is(err, ds.ErrBadSignature) {
+		t.Errorf("the deleted group's member asked the new group: %v, want ErrBadSignature (leaf 0 is carol now)", err)
+	}
+	r := a.mustOK(t, carol.GroupInfoRequest(t, gid, carol.AsMember()))
+	if err := alice.Join(t, r.Body); err == nil {
+		t.Error("instance a served the deleted group's tree")
+	}
+}

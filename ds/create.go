@@ -3,6 +3,8 @@ package ds
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -76,7 +78,7 @@ func (s *Service) validateNewGroup(m *Message, req *CreateGroupRequest) (*mls.Pu
 
 func (s *Service) storeNewGroup(ctx context.Context, pg *mls.PublicGroup, m *Message, req *CreateGroupRequest) (outcome, error) {
 	creator := Member{Leaf: 0, Queue: req.Queue, KeyPackageRef: m.Sender.KeyPackageRef}
-	g := Group{ID: pg.GroupID(), Version: 1, Epoch: pg.Epoch(), Header: pg.MarshalHeader(),
+	g := Group{ID: pg.GroupID(), Version: firstVersion(), Epoch: pg.Epoch(), Header: pg.MarshalHeader(),
 		GroupInfo: req.GroupInfo.Marshal(), Nodes: pg.NodeRecords(), Members: []Member{creator}}
 	if err := s.store.Create(ctx, g, s.cfg.Now()); err != nil {
 		if errors.Is(err, ErrGroupExists) {
@@ -84,10 +86,18 @@ func (s *Service) storeNewGroup(ctx context.Context, pg *mls.PublicGroup, m *Mes
 		}
 		return outcome{}, err
 	}
-	st := &groupState{version: 1, pg: pg, members: map[uint32]Member{}, kpRefs: map[string]uint32{}, groupInfo: g.GroupInfo}
+	st := &groupState{version: g.Version, pg: pg, members: map[uint32]Member{}, kpRefs: map[string]uint32{}, groupInfo: g.GroupInfo}
 	st.setMember(creator)
 	s.remember(g.ID, st)
 	return outcome{resp: Response{Code: CodeOK, Epoch: pg.Epoch()}}, nil
+}
+
+// firstVersion is a new group's version: random below 2^40, leaving room
+// for any number of changes below the store's 2^62 bound.
+func firstVersion() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:])>>24 + 1
 }
 
 func authenticateCreator(m *Message, kp *mls.KeyPackage) error {

@@ -23,8 +23,10 @@ type Member struct {
 // whole tree.
 type Group struct {
 	ID []byte
-	// Version counts the group's stored changes; every Update names the
-	// version it was computed from (compare-and-swap).
+	// Version counts the group's stored changes from a random start
+	// (so a group deleted and created again never repeats a version a
+	// cache may hold); every Update names the version it was computed
+	// from (compare-and-swap).
 	Version uint64
 	Epoch   uint64
 	// Header is mls.PublicGroup.MarshalHeader.
@@ -70,8 +72,8 @@ type Change struct {
 // dstest.TestStore; it is safe for concurrent use, also by several
 // instances sharing one database.
 type Store interface {
-	// Create stores a new group (its Version is 1, its Proposals empty);
-	// an error wrapping ErrGroupExists if the id is taken.
+	// Create stores a new group at g.Version (below 2^62), its Proposals
+	// empty; an error wrapping ErrGroupExists if the id is taken.
 	Create(ctx context.Context, g Group, at time.Time) error
 	// Version returns the stored version and epoch of a group; an error
 	// wrapping ErrGroupNotFound if there is none.

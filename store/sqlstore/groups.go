@@ -33,8 +33,8 @@ func (d *DB) Groups() *Groups { return &Groups{d: d} }
 func (s *Groups) Create(ctx context.Context, g ds.Group, at time.Time) error {
 	err := s.d.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO ds_groups (group_id, version, epoch, header, group_info, created_at, updated_at)
-			VALUES ($1, 1, $2, $3, $4, $5, $5) ON CONFLICT (group_id) DO NOTHING`,
-			g.ID, int64(g.Epoch), g.Header, g.GroupInfo, at.UnixMilli())
+			VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (group_id) DO NOTHING`,
+			g.ID, int64(g.Version), int64(g.Epoch), g.Header, g.GroupInfo, at.UnixMilli())
 		if err != nil {
 			return err
 		}
