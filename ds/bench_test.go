@@ -213,7 +213,7 @@ func BenchmarkQueueFetchAck(b *testing.B) {
 				b.Fatal(err)
 			}
 			for range b.N {
-				if _, err := in.db.Queues().Enqueue(b.Context(), []qs.ID{q.ID}, make([]byte, 200), time.Now()); err != nil {
+				if _, err := in.db.Queues().Enqueue(b.Context(), []qs.ID{q.ID}, "", make([]byte, 200), time.Now()); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -150,7 +150,7 @@ func commitOutcome(st *groupState, snd sender, sc *mls.StagedCommit, req *SendCo
 	c := &Change{
 		GroupID: ctx.GroupID, Version: st.version, Epoch: ctx.Epoch, Header: sc.MarshalHeader(), GroupInfo: giBytes,
 		Tree: &tree, PutMembers: added, DeleteMembers: removed, ClearProposals: true,
-		Deliveries: []Delivery{{Queues: st.queuesExcept(committer), Data: req.Commit.Marshal()}},
+		Deliveries: []Delivery{st.fanOut(committer, req.Commit.Marshal())},
 	}
 	if req.Welcome != nil {
 		c.Deliveries = append(c.Deliveries, Delivery{Queues: memberQueues(added), Data: req.Welcome.Marshal()})

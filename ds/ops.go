@@ -173,7 +173,7 @@ func (s *Service) sendProposal(st *groupState, snd sender, m *Message) (outcome,
 	}
 	data := msg.Marshal()
 	c := &Change{GroupID: st.pg.GroupID(), Version: st.version, Epoch: epoch, AddProposal: data,
-		Deliveries: []Delivery{{Queues: st.queuesExcept(int64(snd.leaf)), Data: data}}}
+		Deliveries: []Delivery{st.fanOut(int64(snd.leaf), data)}}
 	return outcome{resp: Response{Code: CodeOK, Epoch: epoch}, change: c}, nil
 }
 
@@ -192,8 +192,8 @@ func (s *Service) sendMessage(st *groupState, snd sender, m *Message) (outcome, 
 	if !snd.member {
 		return refused(CodeNotAllowed, epoch, "only a member may send messages"), nil
 	}
-	d := &Delivery{Queues: st.queuesExcept(int64(snd.leaf)), Data: msg.Marshal()}
-	return outcome{resp: Response{Code: CodeOK, Epoch: epoch}, deliver: d}, nil
+	d := st.fanOut(int64(snd.leaf), msg.Marshal())
+	return outcome{resp: Response{Code: CodeOK, Epoch: epoch}, deliver: &d}, nil
 }
 
 func (s *Service) groupInfo(st *groupState, m *Message) (outcome, error) {

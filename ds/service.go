@@ -19,7 +19,7 @@ type Queues interface {
 	// Missing returns those of ids that name no queue.
 	Missing(ctx context.Context, ids []qs.ID) ([]qs.ID, error)
 	// Deliver appends data to the queues and wakes them.
-	Deliver(ctx context.Context, ids []qs.ID, data []byte) ([]qs.ID, error)
+	Deliver(ctx context.Context, ids []qs.ID, except qs.ID, data []byte) ([]qs.ID, error)
 	// Delivered wakes queues another store appended to.
 	Delivered(ctx context.Context, ids []qs.ID)
 }
@@ -166,7 +166,7 @@ func (s *Service) commit(ctx context.Context, st *groupState, gid []byte, o outc
 			o.apply(st)
 		}
 	case o.deliver != nil:
-		_, err = s.queues.Deliver(ctx, o.deliver.Queues, o.deliver.Data)
+		_, err = s.queues.Deliver(ctx, o.deliver.Queues, o.deliver.Except, o.deliver.Data)
 	}
 	if err != nil {
 		return err
@@ -257,15 +257,17 @@ func (st *groupState) deleteMember(l uint32) {
 	delete(st.members, l)
 }
 
-// queuesExcept returns the queues of all members but leaf skip (-1: none).
-func (st *groupState) queuesExcept(skip int64) []qs.ID {
-	out := make([]qs.ID, 0, len(st.members))
+// fanOut is a delivery of data to every member but the one at leaf
+// sender (-1: none), by the sender's queue.
+func (st *groupState) fanOut(sender int64, data []byte) Delivery {
+	d := Delivery{Queues: make([]qs.ID, 0, len(st.members)), Data: data}
 	for l, mb := range st.members {
-		if int64(l) != skip {
-			out = append(out, mb.Queue)
+		d.Queues = append(d.Queues, mb.Queue)
+		if int64(l) == sender {
+			d.Except = mb.Queue
 		}
 	}
-	return out
+	return d
 }
 
 func (s *Service) remember(gid []byte, st *groupState) {

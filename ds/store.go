@@ -40,9 +40,11 @@ type Group struct {
 	Proposals [][]byte
 }
 
-// Delivery is one message to fan out to a set of queues.
+// Delivery is one message to fan out to a set of queues (a group's
+// members) but one (the sender's; "" for none).
 type Delivery struct {
 	Queues []qs.ID
+	Except qs.ID
 	Data   []byte
 }
 

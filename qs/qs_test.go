@@ -119,7 +119,7 @@ func TestLinkAndWakeUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if _, err := svc.Deliver(t.Context(), []qs.ID{q.ID}, []byte("m")); err != nil {
+		if _, err := svc.Deliver(t.Context(), []qs.ID{q.ID}, "", []byte("m")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -132,13 +132,13 @@ func TestLinkAndWakeUp(t *testing.T) {
 	}
 	// A failed push releases the claim: the next message pushes again.
 	rt.Deliver(push.Result{Notification: n, Err: errors.New("provider down"), Class: push.ClassRetryable})
-	svc.Deliver(t.Context(), []qs.ID{q.ID}, []byte("m"))
+	svc.Deliver(t.Context(), []qs.ID{q.ID}, "", []byte("m"))
 	if p.count() != 2 {
 		t.Errorf("after a failed push, %d pushes, want 2", p.count())
 	}
 	// A fetch releases it too.
 	svc.Fetch(t.Context(), qs.Credentials{ID: string(q.ID), Secret: string(secret)}, 0, 0)
-	svc.Deliver(t.Context(), []qs.ID{q.ID}, []byte("m"))
+	svc.Deliver(t.Context(), []qs.ID{q.ID}, "", []byte("m"))
 	if p.count() != 3 {
 		t.Errorf("after a fetch, %d pushes, want 3", p.count())
 	}

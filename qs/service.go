@@ -47,6 +47,12 @@ const (
 	// no wake-up arrives, so a message stored by another instance is seen
 	// within a second even without a cross-instance notifier.
 	DefaultPollInterval = time.Second
+	// DefaultSweepInterval is how often acknowledged messages are freed.
+	DefaultSweepInterval = time.Minute
+	// setRetention keeps an unused recipient set's bookkeeping this long:
+	// a group that is quiet for a day rebuilds it on its next message.
+	setRetention = 24 * time.Hour
+	sweepBatch   = 1000
 	// pushTTL: a wake-up older than this is useless, the client will
 	// have been woken by a later one or opened the app.
 	pushTTL = time.Hour
@@ -54,10 +60,11 @@ const (
 
 // Config tunes a Service; the zero value takes the defaults.
 type Config struct {
-	MaxWait      time.Duration
-	FetchLimit   int
-	PollInterval time.Duration
-	Now          func() time.Time
+	MaxWait       time.Duration
+	FetchLimit    int
+	PollInterval  time.Duration
+	SweepInterval time.Duration
+	Now           func() time.Time
 }
 
 func (c Config) withDefaults() Config {
@@ -70,10 +77,41 @@ func (c Config) withDefaults() Config {
 	if c.PollInterval <= 0 {
 		c.PollInterval = DefaultPollInterval
 	}
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = DefaultSweepInterval
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	return c
+}
+
+// RunSweeper frees acknowledged messages every SweepInterval until ctx
+// ends; it returns nil then. A failed sweep is logged and retried at the
+// next tick.
+func (s *Service) RunSweeper(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "queue sweep failed", "err", err)
+		}
+	}
+}
+
+// Sweep frees what every recipient acknowledged, in batches until done.
+func (s *Service) Sweep(ctx context.Context) error {
+	for {
+		n, err := s.store.Sweep(ctx, s.cfg.Now().Add(-setRetention), sweepBatch)
+		if err != nil || n < sweepBatch {
+			return err
+		}
+	}
 }
 
 // Service creates queues, delivers into them, serves fetches and acks and
@@ -206,10 +244,10 @@ func (s *Service) Missing(ctx context.Context, ids []ID) ([]ID, error) {
 	return s.store.Missing(ctx, ids)
 }
 
-// Deliver appends data to each queue of ids that exists and wakes them;
-// it returns the queues it delivered to.
-func (s *Service) Deliver(ctx context.Context, ids []ID, data []byte) ([]ID, error) {
-	got, err := s.store.Enqueue(ctx, ids, data, s.cfg.Now())
+// Deliver appends data to each queue of ids that exists but except and
+// wakes them; it returns the queues it delivered to.
+func (s *Service) Deliver(ctx context.Context, ids []ID, except ID, data []byte) ([]ID, error) {
+	got, err := s.store.Enqueue(ctx, ids, except, data, s.cfg.Now())
 	if err != nil {
 		return nil, fmt.Errorf("deliver: %w", err)
 	}

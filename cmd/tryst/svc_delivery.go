@@ -34,7 +34,7 @@ func (s *deliveryService) Check(ctx context.Context, env *serveEnv) error {
 	return env.checkPush(ctx)
 }
 
-func (s *deliveryService) Start(ctx context.Context, env *serveEnv, _ *loopGroup) error {
+func (s *deliveryService) Start(ctx context.Context, env *serveEnv, loops *loopGroup) error {
 	db, err := env.database(ctx)
 	if err != nil {
 		return err
@@ -56,6 +56,7 @@ func (s *deliveryService) Start(ctx context.Context, env *serveEnv, _ *loopGroup
 	}
 	s.ds = ds.NewService(db.Groups(), s.queues, env.logger, ds.Config{})
 	s.db, s.close = db, closeNotifier
+	loops.Go("queue sweep", s.queues.RunSweeper)
 	return nil
 }
 

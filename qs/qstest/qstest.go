@@ -31,6 +31,59 @@ func TestStore(t *testing.T, newStore func(t *testing.T) qs.Store) {
 	t.Run("SequenceNeverReused", func(t *testing.T) { testSequence(t, newStore(t)) })
 	t.Run("MissingQueues", func(t *testing.T) { testMissing(t, newStore(t)) })
 	t.Run("ClaimPushOnce", func(t *testing.T) { testClaimPush(t, newStore(t)) })
+	t.Run("ExceptSender", func(t *testing.T) { testExcept(t, newStore(t)) })
+	t.Run("SweepFreesWhatAllAcked", func(t *testing.T) { testSweep(t, newStore(t)) })
+}
+
+func testExcept(t *testing.T, s qs.Store) {
+	a, b := NewQueue(t, s, ""), NewQueue(t, s, "")
+	got, err := s.Enqueue(t.Context(), []qs.ID{a.ID, b.ID}, a.ID, []byte("from a"), time.Now())
+	if err != nil || len(got) != 1 || got[0] != b.ID {
+		t.Fatalf("Enqueue(except a) = %v, %v; want [b]", got, err)
+	}
+	if msgs := fetch(t, s, a.ID, 0); len(msgs) != 0 {
+		t.Errorf("the sender's queue got %d messages, want 0", len(msgs))
+	}
+	// The same set with another sender: each gets the other's once.
+	if _, err := s.Enqueue(t.Context(), []qs.ID{b.ID, a.ID}, b.ID, []byte("from b"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ma, mb := fetch(t, s, a.ID, 0), fetch(t, s, b.ID, 0)
+	if len(ma) != 1 || string(ma[0].Data) != "from b" || len(mb) != 1 || string(mb[0].Data) != "from a" {
+		t.Errorf("a holds %v, b holds %v; want each the other's message", ma, mb)
+	}
+}
+
+func testSweep(t *testing.T, s qs.Store) {
+	a, b := NewQueue(t, s, ""), NewQueue(t, s, "")
+	now := time.Now()
+	if _, err := s.Enqueue(t.Context(), []qs.ID{a.ID, b.ID}, "", []byte("shared"), now); err != nil {
+		t.Fatal(err)
+	}
+	seq := fetch(t, s, a.ID, 0)[0].Seq
+	if err := s.Ack(t.Context(), a.ID, seq); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Sweep(t.Context(), now.Add(-time.Hour), 100); err != nil || n != 0 {
+		t.Errorf("Sweep with one recipient behind = %d, %v; want 0 freed", n, err)
+	}
+	if msgs := fetch(t, s, b.ID, 0); len(msgs) != 1 {
+		t.Fatalf("b lost its message to a sweep: %v", msgs)
+	}
+	if err := s.Ack(t.Context(), b.ID, seq); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Sweep(t.Context(), now.Add(time.Hour), 100); err != nil || n != 1 {
+		t.Errorf("Sweep after every ack = %d, %v; want 1 freed", n, err)
+	}
+	// The set was swept too (unused before the cutoff): fan-outs to it
+	// still work.
+	if got, err := s.Enqueue(t.Context(), []qs.ID{a.ID, b.ID}, "", []byte("again"), now); err != nil || len(got) != 2 {
+		t.Fatalf("Enqueue after the sweep = %v, %v", got, err)
+	}
+	if msgs := fetch(t, s, b.ID, seq); len(msgs) != 1 || string(msgs[0].Data) != "again" {
+		t.Errorf("after the sweep b holds %v", msgs)
+	}
 }
 
 func testCreateGet(t *testing.T, s qs.Store) {
@@ -66,11 +119,11 @@ func testEnqueueFetchAck(t *testing.T, s qs.Store) {
 	a, b := NewQueue(t, s, ""), NewQueue(t, s, "")
 	ghost := qs.NewID()
 	at := time.UnixMilli(1_700_000_000_123).UTC()
-	got, err := s.Enqueue(t.Context(), []qs.ID{a.ID, ghost, b.ID, a.ID}, []byte("one"), at)
+	got, err := s.Enqueue(t.Context(), []qs.ID{a.ID, ghost, b.ID, a.ID}, "", []byte("one"), at)
 	if err != nil || len(got) != 2 || got[0] != a.ID || got[1] != b.ID {
 		t.Fatalf("Enqueue = %v, %v; want [a b]", got, err)
 	}
-	if _, err := s.Enqueue(t.Context(), []qs.ID{a.ID}, []byte("two"), at); err != nil {
+	if _, err := s.Enqueue(t.Context(), []qs.ID{a.ID}, "", []byte("two"), at); err != nil {
 		t.Fatal(err)
 	}
 	ma := fetch(t, s, a.ID, 0)
@@ -99,7 +152,7 @@ func testEnqueueFetchAck(t *testing.T, s qs.Store) {
 	if mb := fetch(t, s, b.ID, 0); len(mb) != 0 {
 		t.Errorf("after Ack(all), Fetch(b) = %+v", mb)
 	}
-	if got, err := s.Enqueue(t.Context(), []qs.ID{ghost}, []byte("x"), at); err != nil || len(got) != 0 {
+	if got, err := s.Enqueue(t.Context(), []qs.ID{ghost}, "", []byte("x"), at); err != nil || len(got) != 0 {
 		t.Errorf("Enqueue(only missing) = %v, %v", got, err)
 	}
 }
@@ -108,7 +161,7 @@ func testSequence(t *testing.T, s qs.Store) {
 	q := NewQueue(t, s, "")
 	var last uint64
 	for i := range 3 {
-		if _, err := s.Enqueue(t.Context(), []qs.ID{q.ID}, []byte{byte(i)}, time.Now()); err != nil {
+		if _, err := s.Enqueue(t.Context(), []qs.ID{q.ID}, "", []byte{byte(i)}, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		msgs := fetch(t, s, q.ID, last)
@@ -124,7 +177,7 @@ func testSequence(t *testing.T, s qs.Store) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			if _, err := s.Enqueue(t.Context(), []qs.ID{q.ID}, []byte{byte(i)}, time.Now()); err != nil {
+			if _, err := s.Enqueue(t.Context(), []qs.ID{q.ID}, "", []byte{byte(i)}, time.Now()); err != nil {
 				t.Error(err)
 			}
 		})

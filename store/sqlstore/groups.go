@@ -172,7 +172,7 @@ func (s *Groups) Update(ctx context.Context, c ds.Change, at time.Time) ([]qs.ID
 			return err
 		}
 		for _, d := range c.Deliveries {
-			got, err := enqueueTx(ctx, tx, d.Queues, d.Data, at)
+			got, err := enqueueTx(ctx, tx, d.Queues, d.Except, d.Data, at)
 			if err != nil {
 				return err
 			}

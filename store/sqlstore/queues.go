@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -101,11 +102,11 @@ func (s *Queues) Get(ctx context.Context, id qs.ID) (qs.Queue, error) {
 }
 
 // Enqueue implements qs.Store.
-func (s *Queues) Enqueue(ctx context.Context, ids []qs.ID, data []byte, at time.Time) ([]qs.ID, error) {
+func (s *Queues) Enqueue(ctx context.Context, ids []qs.ID, except qs.ID, data []byte, at time.Time) ([]qs.ID, error) {
 	var got []qs.ID
 	err := s.d.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		got, err = enqueueTx(ctx, tx, ids, data, at)
+		got, err = enqueueTx(ctx, tx, ids, except, data, at)
 		return err
 	})
 	if err != nil {
@@ -114,44 +115,88 @@ func (s *Queues) Enqueue(ctx context.Context, ids []qs.ID, data []byte, at time.
 	return got, nil
 }
 
-// enqueueTx appends data to the existing queues among ids inside tx. The
+// setTouchAge is how stale a set's last_used may get before a fan-out
+// refreshes it; far below the sweep's retention, so a set in use is never
+// swept (see Sweep).
+const setTouchAge = time.Hour
+
+// enqueueTx stores data once for the recipient set of ids inside tx. The
 // counter row is taken last, so on PostgreSQL its lock is held only
 // until the caller commits.
-func enqueueTx(ctx context.Context, tx execer, ids []qs.ID, data []byte, at time.Time) ([]qs.ID, error) {
+func enqueueTx(ctx context.Context, tx execer, ids []qs.ID, except qs.ID, data []byte, at time.Time) ([]qs.ID, error) {
 	ids = dedupe(ids)
 	if len(ids) == 0 {
+		return nil, nil
+	}
+	setID := recipientSet(ids)
+	members, err := setMembers(ctx, tx, setID, ids, at)
+	if err != nil {
+		return nil, err
+	}
+	delivered := slices.DeleteFunc(keepPresent(ids, members), func(id qs.ID) bool { return id == except })
+	if len(delivered) == 0 {
 		return nil, nil
 	}
 	var seq int64
 	if err := tx.QueryRowContext(ctx, `UPDATE qs_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq`).Scan(&seq); err != nil {
 		return nil, err
 	}
-	var present []string
+	if _, err := tx.ExecContext(ctx, `INSERT INTO qs_payloads (seq, set_id, except_queue, data, received_at) VALUES ($1, $2, $3, $4, $5)`,
+		seq, setID, string(except), data, at.UnixMilli()); err != nil {
+		return nil, err
+	}
+	return delivered, nil
+}
+
+// recipientSet names a set of queues: SHA-256 of the sorted ids.
+func recipientSet(ids []qs.ID) []byte {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	h := sha256.New()
+	for _, id := range sorted {
+		h.Write([]byte(id))
+		h.Write([]byte{'\n'})
+	}
+	return h.Sum(nil)
+}
+
+// setMembers returns the existing queues of set setID, storing the set
+// first if it is new. Its last_used is refreshed first when stale, which
+// a concurrent Sweep either sees (and spares the set) or precedes (and
+// then the set is stored again here).
+func setMembers(ctx context.Context, tx execer, setID []byte, ids []qs.ID, at time.Time) ([]string, error) {
+	if _, err := tx.ExecContext(ctx, `UPDATE qs_set_info SET last_used = $2 WHERE set_id = $1 AND last_used < $3`,
+		setID, at.UnixMilli(), at.Add(-setTouchAge).UnixMilli()); err != nil {
+		return nil, err
+	}
+	members, err := selectSet(ctx, tx, setID)
+	if err != nil || len(members) > 0 {
+		return members, err
+	}
 	for batch := range slices.Chunk(ids, maxInList) {
-		args := make([]any, 0, len(batch)+1)
-		args = append(args, seq)
+		args := []any{setID}
 		for _, id := range batch {
 			args = append(args, string(id))
 		}
-		rows, err := tx.QueryContext(ctx, `INSERT INTO qs_messages (queue_id, seq) SELECT id, $1 FROM qs_queues
-			WHERE id IN `+inList(2, len(batch))+` RETURNING queue_id`, args...)
-		if err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO qs_sets (set_id, queue_id) SELECT $1, id FROM qs_queues
+			WHERE id IN `+inList(2, len(batch))+` ON CONFLICT (set_id, queue_id) DO NOTHING`, args...); err != nil {
 			return nil, err
 		}
-		got, err := scanStrings(rows)
-		if err != nil {
-			return nil, err
-		}
-		present = append(present, got...)
 	}
-	if len(present) == 0 {
-		return nil, nil
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO qs_payloads (seq, data, received_at) VALUES ($1, $2, $3)`,
-		seq, data, at.UnixMilli()); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO qs_set_info (set_id, last_used) VALUES ($1, $2)
+		ON CONFLICT (set_id) DO UPDATE SET last_used = excluded.last_used`, setID, at.UnixMilli()); err != nil {
 		return nil, err
 	}
-	return keepPresent(ids, present), nil
+	// Read back: a racing creator's rows count as well.
+	return selectSet(ctx, tx, setID)
+}
+
+func selectSet(ctx context.Context, tx execer, setID []byte) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT queue_id FROM qs_sets WHERE set_id = $1`, setID)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
 }
 
 // maxInList bounds the parameters of one IN list, well below SQLite's
@@ -192,10 +237,12 @@ func scanStrings(rows *sql.Rows) ([]string, error) {
 	return out, rows.Err()
 }
 
-// Fetch implements qs.Store.
+// Fetch implements qs.Store: the messages of every recipient set the
+// queue is in, past what it acknowledged, but its own.
 func (s *Queues) Fetch(ctx context.Context, id qs.ID, after uint64, limit int) ([]qs.Message, error) {
 	var pending int
-	err := s.d.db.QueryRowContext(ctx, `SELECT push_pending FROM qs_queues WHERE id = $1`, string(id)).Scan(&pending)
+	var acked int64
+	err := s.d.db.QueryRowContext(ctx, `SELECT push_pending, acked FROM qs_queues WHERE id = $1`, string(id)).Scan(&pending, &acked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("fetch queue %s: %w", id, qs.ErrNotFound)
 	}
@@ -207,9 +254,10 @@ func (s *Queues) Fetch(ctx context.Context, id qs.ID, after uint64, limit int) (
 			return nil, fmt.Errorf("fetch queue %s: %w", id, err)
 		}
 	}
-	rows, err := s.d.db.QueryContext(ctx, `SELECT m.seq, p.data, p.received_at FROM qs_messages m
-		JOIN qs_payloads p ON p.seq = m.seq WHERE m.queue_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`,
-		string(id), int64(min(after, 1<<63-1)), limit)
+	from := max(int64(min(after, 1<<63-1)), acked)
+	rows, err := s.d.db.QueryContext(ctx, `SELECT p.seq, p.data, p.received_at FROM qs_sets s
+		JOIN qs_payloads p ON p.set_id = s.set_id
+		WHERE s.queue_id = $1 AND p.seq > $2 AND p.except_queue <> $1 ORDER BY p.seq LIMIT $3`, string(id), from, limit)
 	if err != nil {
 		return nil, fmt.Errorf("fetch queue %s: %w", id, err)
 	}
@@ -227,64 +275,63 @@ func (s *Queues) Fetch(ctx context.Context, id qs.ID, after uint64, limit int) (
 	return msgs, rows.Err()
 }
 
-// Ack implements qs.Store. The queue's rows go in one transaction; the
-// payloads they held are deleted after it commits, each only if no queue
-// holds it any more. Of several acks releasing one payload, the last to
-// commit sees every other's committed deletion (READ COMMITTED; SQLite
-// serialises anyway) and deletes it, and no ack waits on a row another
-// holds: a payload shared by 100 queues is no hot spot.
+// Ack implements qs.Store: it moves the queue's acknowledged mark;
+// Sweep frees the messages once every recipient has passed them.
 func (s *Queues) Ack(ctx context.Context, id qs.ID, through uint64) error {
-	var seqs []int64
-	err := s.d.inTx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM qs_queues WHERE id = $1`, string(id)).Scan(&n); err != nil {
-			return err
-		}
-		if n == 0 {
-			return qs.ErrNotFound
-		}
-		rows, err := tx.QueryContext(ctx, `DELETE FROM qs_messages WHERE queue_id = $1 AND seq <= $2 RETURNING seq`,
-			string(id), int64(min(through, 1<<63-1)))
-		if err != nil {
-			return err
-		}
-		seqs, err = scanInts(rows)
-		return err
-	})
-	if err == nil {
-		err = releasePayloads(ctx, s.d.db, seqs)
-	}
+	res, err := s.d.db.ExecContext(ctx, `UPDATE qs_queues SET acked = CASE WHEN acked < $2 THEN $2 ELSE acked END WHERE id = $1`,
+		string(id), int64(min(through, 1<<63-1)))
 	if err != nil {
 		return fmt.Errorf("ack queue %s: %w", id, err)
 	}
-	return nil
-}
-
-// releasePayloads deletes those of the payloads seqs that no queue holds.
-func releasePayloads(ctx context.Context, db execer, seqs []int64) error {
-	for batch := range slices.Chunk(seqs, maxInList) {
-		args := make([]any, len(batch))
-		for i, v := range batch {
-			args[i] = v
-		}
-		_, err := db.ExecContext(ctx, `DELETE FROM qs_payloads WHERE seq IN `+inList(1, len(batch))+`
-			AND NOT EXISTS (SELECT 1 FROM qs_messages m WHERE m.seq = qs_payloads.seq)`, args...)
-		if err != nil {
-			return err
-		}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("ack queue %s: %w", id, errors.Join(qs.ErrNotFound, err))
 	}
 	return nil
 }
 
-func scanInts(rows *sql.Rows) ([]int64, error) {
+// Sweep implements qs.Store.
+func (s *Queues) Sweep(ctx context.Context, unusedBefore time.Time, limit int) (int, error) {
+	res, err := s.d.db.ExecContext(ctx, `DELETE FROM qs_payloads WHERE seq IN (
+		SELECT p.seq FROM qs_payloads p WHERE NOT EXISTS (
+			SELECT 1 FROM qs_sets s JOIN qs_queues q ON q.id = s.queue_id
+			WHERE s.set_id = p.set_id AND s.queue_id <> p.except_queue AND q.acked < p.seq)
+		ORDER BY p.seq LIMIT $1)`, limit)
+	if err != nil {
+		return 0, fmt.Errorf("sweep queues: %w", err)
+	}
+	freed, _ := res.RowsAffected()
+	err = s.d.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `DELETE FROM qs_set_info WHERE last_used < $1 AND NOT EXISTS (
+			SELECT 1 FROM qs_payloads p WHERE p.set_id = qs_set_info.set_id) RETURNING set_id`, unusedBefore.UnixMilli())
+		if err != nil {
+			return err
+		}
+		sets, err := scanBlobs(rows)
+		if err != nil {
+			return err
+		}
+		for _, id := range sets {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM qs_sets WHERE set_id = $1`, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return int(freed), fmt.Errorf("sweep queue sets: %w", err)
+	}
+	return int(freed), nil
+}
+
+func scanBlobs(rows *sql.Rows) ([][]byte, error) {
 	defer rows.Close()
-	var out []int64
+	var out [][]byte
 	for rows.Next() {
-		var v int64
-		if err := rows.Scan(&v); err != nil {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
 			return nil, err
 		}
-		out = append(out, v)
+		out = append(out, b)
 	}
 	return out, rows.Err()
 }

@@ -7,6 +7,8 @@ CREATE TABLE qs_queues (
     secret_hash  BYTEA NOT NULL,
     token_id     TEXT NOT NULL DEFAULT '',
     push_pending INTEGER NOT NULL DEFAULT 0,
+    -- Messages numbered up to acked are acknowledged (gone for this queue).
+    acked        BIGINT NOT NULL DEFAULT 0,
     created_at   BIGINT NOT NULL
 );
 
@@ -18,19 +20,31 @@ CREATE TABLE qs_counter (
 );
 INSERT INTO qs_counter (id, seq) VALUES (1, 0);
 
--- A fanned-out message is stored once, and goes when no queue holds it.
-CREATE TABLE qs_payloads (
-    seq         BIGINT PRIMARY KEY,
-    data        BYTEA NOT NULL,
-    received_at BIGINT NOT NULL
+-- A recipient set: the queues a fan-out reaches (a group's members),
+-- named by the hash of its sorted queue ids and stored once, so a message
+-- to 100 members is one payload row, not 100 queue rows.
+CREATE TABLE qs_sets (
+    set_id   BYTEA NOT NULL,
+    queue_id TEXT NOT NULL,
+    PRIMARY KEY (set_id, queue_id)
+);
+CREATE INDEX qs_sets_queue ON qs_sets (queue_id, set_id);
+
+-- When each set was last used, so unused sets can be swept.
+CREATE TABLE qs_set_info (
+    set_id    BYTEA PRIMARY KEY,
+    last_used BIGINT NOT NULL
 );
 
-CREATE TABLE qs_messages (
-    queue_id TEXT NOT NULL,
-    seq      BIGINT NOT NULL,
-    PRIMARY KEY (queue_id, seq)
+-- A message: stored once for its set, less the sender's own queue.
+CREATE TABLE qs_payloads (
+    seq          BIGINT PRIMARY KEY,
+    set_id       BYTEA NOT NULL,
+    except_queue TEXT NOT NULL,
+    data         BYTEA NOT NULL,
+    received_at  BIGINT NOT NULL
 );
-CREATE INDEX qs_messages_seq ON qs_messages (seq);
+CREATE INDEX qs_payloads_set ON qs_payloads (set_id, seq);
 
 -- A group's scalar state; version is the compare-and-swap counter.
 CREATE TABLE ds_groups (
