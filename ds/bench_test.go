@@ -106,7 +106,7 @@ func BenchmarkCommit(b *testing.B) {
 				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "commits/s")
 				b.ReportMetric(float64(cs.stateBytes)/float64(b.N), "state_B/commit")
 				b.ReportMetric(float64(cs.nodeRecs)/float64(b.N), "node_records/commit")
-				b.ReportMetric(float64(cs.fanout)/float64(b.N), "fanout_rows/commit")
+				b.ReportMetric(float64(cs.fanout)/float64(b.N), "recipients/commit")
 			})
 		}
 	}
