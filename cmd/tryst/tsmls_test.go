@@ -18,8 +18,9 @@ const tsMLSDir = "../../test/ts-mls"
 // elsewhere, against a running gateway over HTTP: key packages, a group
 // created and grown by commits with UpdatePaths, Welcomes, joins from the
 // DS's GroupInfo and tree, application messages, a stale commit refused
-// with the current epoch and resent. Every client processes what its
-// queue delivered; all must agree on the epoch authenticator.
+// with the current epoch and resent, an external commit sent under
+// user_key_hash. Every client processes what its queue delivered; all
+// must agree on the epoch authenticator.
 func TestTSMLSInterop(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if _, statErr := os.Stat(filepath.Join(tsMLSDir, "node_modules", "ts-mls")); err != nil || statErr != nil {
@@ -47,8 +48,8 @@ func TestTSMLSInterop(t *testing.T) {
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("interop output %q: %v", out, err)
 	}
-	if res.Epoch != 4 || len(res.Authenticators) != 4 {
-		t.Errorf("group at epoch %d with %d members reporting, want 4 and 4", res.Epoch, len(res.Authenticators))
+	if res.Epoch != 5 || len(res.Authenticators) != 5 {
+		t.Errorf("group at epoch %d with %d members reporting, want 5 and 5", res.Epoch, len(res.Authenticators))
 	}
 	for _, a := range res.Authenticators {
 		if a != res.Authenticators[0] || len(a) != 64 {
@@ -58,6 +59,9 @@ func TestTSMLSInterop(t *testing.T) {
 	}
 	if got := res.Messages["bob"]; len(got) != 2 || got[0] != "hello bob" || got[1] != "hello all" {
 		t.Errorf("bob received %q, want hello bob, hello all", got)
+	}
+	if got := res.Messages["eve"]; len(got) != 1 || got[0] != "hello all" {
+		t.Errorf("eve, who joined by external commit, received %q, want hello all", got)
 	}
 	if err := s.stop(); err != nil {
 		t.Fatalf("serve = %v", err)

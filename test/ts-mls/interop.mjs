@@ -1,8 +1,8 @@
 // Drives tryst's MLS Delivery Service with clients built on ts-mls (an
 // MLS implementation written elsewhere): queues, key packages, a group
-// created and grown by commits with paths, Welcomes, application messages
-// and a stale commit refused with the current epoch; every client then
-// processes what its queue delivered. Prints one JSON line
+// created and grown by commits with paths, Welcomes, application
+// messages, a stale commit refused with the current epoch, an external
+// commit; every client then processes what its queue delivered. Prints one JSON line
 // {"epoch": n, "authenticators": [hex...], "messages": [...]} on success.
 //
 // Usage: node interop.mjs http://127.0.0.1:PORT
@@ -45,6 +45,7 @@ const hex = (b) => Buffer.from(b).toString("hex");
 const Sender = {
   leaf: (i) => concat(u8(1), u32(i)),
   keyPackage: (ref) => concat(u8(2), opaque(ref)),
+  userKeyHash: (h) => concat(u8(3), opaque(h)),
 };
 const Req = { create: 1, deleteGroup: 2, queue: 3, proposal: 4, commit: 5, message: 6, groupInfo: 7 };
 
@@ -150,7 +151,7 @@ async function send(c, words) {
 }
 
 // --- the scenario ---
-const [alice, bob, carol, dave] = await Promise.all(["alice", "bob", "carol", "dave"].map(newClient));
+const [alice, bob, carol, dave, eve] = await Promise.all(["alice", "bob", "carol", "dave", "eve"].map(newClient));
 const gid = text.encode(`ts-mls ${Date.now()} ${Math.random()}`);
 
 alice.state = await mls.createGroup(gid, alice.kp.publicPackage, alice.kp.privatePackage, [], impl);
@@ -192,14 +193,30 @@ await drain(alice);
 await drain(carol);
 await drain(dave);
 
-await send(carol, "hello all");
-for (const m of [alice, bob, dave]) await drain(m);
+// Eve joins by external commit with a GroupInfo Alice fetched from the DS
+// and handed her (an invitation link, say); she names herself by the hash
+// of her signature key.
+const info = await ok(await dsMessage(Sender.leaf(leafOf(alice)), gid, Req.groupInfo, new Uint8Array(0),
+  alice.kp.privatePackage.signaturePrivateKey), "alice group_info");
+const [giMsg, giEnd] = mls.decodeMlsMessage(info.body, 0);
+const [treeLen, treeStart] = readVarint(info.body, giEnd);
+const [giTree] = decodeRatchetTree(info.body.slice(treeStart, treeStart + treeLen), 0);
+const ext = await mls.joinGroupExternal(giMsg.groupInfo, eve.kp.publicPackage, eve.kp.privatePackage, false, impl, giTree);
+const extBody = concat(mlsBytes({ wireformat: "mls_public_message", publicMessage: ext.publicMessage }),
+  await groupInfoMessage(ext.newState), u8(0), opaque(concat(opaque(new Uint8Array(0)), opaque(text.encode(eve.queue.id)))));
+const eveHash = await impl.hash.digest(eve.kp.publicPackage.leafNode.signaturePublicKey);
+await ok(await dsMessage(Sender.userKeyHash(eveHash), gid, Req.commit, extBody, eve.kp.privatePackage.signaturePrivateKey), "eve's external commit");
+eve.state = ext.newState;
+for (const m of [alice, bob, carol, dave]) await drain(m);
 
-const members = [alice, bob, carol, dave];
+await send(carol, "hello all");
+for (const m of [alice, bob, dave, eve]) await drain(m);
+
+const members = [alice, bob, carol, dave, eve];
 const epochs = new Set(members.map((m) => String(m.state.groupContext.epoch)));
 const auths = members.map((m) => hex(m.state.keySchedule.epochAuthenticator));
 if (epochs.size !== 1 || new Set(auths).size !== 1) {
   throw new Error(`members disagree: epochs ${[...epochs]}, authenticators ${auths}`);
 }
 console.log(JSON.stringify({ epoch: Number(alice.state.groupContext.epoch), authenticators: auths,
-  messages: { bob: bob.received, alice: alice.received, dave: dave.received } }));
+  messages: { bob: bob.received, alice: alice.received, dave: dave.received, eve: eve.received } }));
