@@ -193,6 +193,15 @@ await drain(alice);
 await drain(carol);
 await drain(dave);
 
+// A commit sent as a PrivateMessage (ts-mls's default) cannot be
+// validated by a DS: refused, and nothing changes.
+const hidden = await mls.createCommit({ state: alice.state, cipherSuite: impl }, {});
+const hiddenBody = concat(mlsBytes(hidden.commit), await groupInfoMessage(hidden.newState), u8(0), opaque(new Uint8Array(0)));
+const refused = await post(await dsMessage(Sender.leaf(leafOf(alice)), gid, Req.commit, hiddenBody, alice.kp.privatePackage.signaturePrivateKey));
+if (refused.code !== 5 || refused.epoch !== Number(alice.state.groupContext.epoch)) {
+  throw new Error(`PrivateMessage commit answered code ${refused.code}, want invalid_message (5)`);
+}
+
 // Eve joins by external commit with a GroupInfo Alice fetched from the DS
 // and handed her (an invitation link, say); she names herself by the hash
 // of her signature key.
