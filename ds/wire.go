@@ -82,6 +82,7 @@ const (
 	RequestGroupInfo         RequestType = 7
 )
 
+// String returns the request type's name in docs/ds.md.
 func (t RequestType) String() string {
 	switch t {
 	case RequestCreateGroup:
@@ -223,6 +224,7 @@ const (
 	CodeUnknownProposal    Code = 9
 )
 
+// String returns the code's name in docs/ds.md.
 func (c Code) String() string {
 	names := [...]string{"ok", "group_already_exists", "invalid_key_package", "invalid_group_info", "wrong_epoch",
 		"invalid_message", "proposal_not_allowed", "invalid_queue", "not_allowed", "unknown_proposal"}
