@@ -38,6 +38,10 @@ type deliveryFixture struct {
 }
 
 func newDeliveryFixture(t testing.TB) *deliveryFixture {
+	return newDeliveryFixtureWith(t, handlers.Config{})
+}
+
+func newDeliveryFixtureWith(t testing.TB, cfg handlers.Config) *deliveryFixture {
 	t.Helper()
 	db, err := sqlstore.Open(context.Background(), sqlstoretest.SQLiteURL(t))
 	if err != nil {
@@ -49,7 +53,7 @@ func newDeliveryFixture(t testing.TB) *deliveryFixture {
 	tokens := ntf.NewService(db.Tokens(), masterkey.Generate(), pusher, logger, ntf.Config{})
 	queues := qs.NewService(db.Queues(), memstore.NewNotifier[qs.ID](), qs.NewTokens(tokens, db.Tokens()), pusher, logger, qs.Config{})
 	rdv := rendezvous.NewService(memstore.NewRendezvous(time.Now), memstore.NewNotifier[rendezvous.ID](), time.Now, rendezvous.Config{})
-	h := handlers.New(handlers.Config{}, handlers.Deps{
+	h := handlers.New(cfg, handlers.Deps{
 		Logger: logger, Rendezvous: rdv, Tokens: tokens, Registry: prometheus.NewRegistry(),
 		Limiter: ratelimit.NewMemory(time.Now, 100),
 		DS:      ds.NewService(db.Groups(), queues, logger, ds.Config{}), Queues: queues,
@@ -275,5 +279,42 @@ func TestQueueWakeUpPush(t *testing.T) {
 	f.drain(t, bob)
 	if len(bob.Received) != 2 {
 		t.Errorf("bob received %d messages, want 2", len(bob.Received))
+	}
+}
+
+// TestQueueLimits checks the per-client limits: queue creations are rate
+// limited, and a client's waiting long-polls are capped (a fetch that
+// does not wait is always served).
+func TestQueueLimits(t *testing.T) {
+	f := newDeliveryFixtureWith(t, handlers.Config{QueueCreateRate: ratelimit.Rule{Rate: 0.001, Burst: 1}, LongPollsPerClient: 1})
+	q := f.newQueue(t, "")
+	checkError(t, "second queue at once", f.do(t, http.MethodPost, "/v1/queues", "", ""), http.StatusTooManyRequests, api.CodeLimitExceeded)
+	msgs := "/v1/queues/" + q.ID + "/messages"
+	done := make(chan int, 1)
+	go func() {
+		// Until it holds the slot (the probes below take it briefly), at
+		// most 5 s.
+		code := http.StatusTooManyRequests
+		for end := time.Now().Add(5 * time.Second); code == http.StatusTooManyRequests && time.Now().Before(end); {
+			code = f.do(t, http.MethodGet, msgs+"?wait_ms=2000", "", q.Secret).Code
+		}
+		done <- code
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rec := f.do(t, http.MethodGet, msgs+"?wait_ms=1", "", q.Secret)
+		if rec.Code == http.StatusTooManyRequests {
+			checkError(t, "second waiting long-poll", rec, http.StatusTooManyRequests, api.CodeLimitExceeded)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a second waiting long-poll was never refused")
+		}
+	}
+	if rec := f.do(t, http.MethodGet, msgs+"?wait_ms=0", "", q.Secret); rec.Code != http.StatusOK {
+		t.Errorf("fetch without waiting = %d, want 200", rec.Code)
+	}
+	if code := <-done; code != http.StatusOK {
+		t.Errorf("the first long-poll = %d, want 200", code)
 	}
 }

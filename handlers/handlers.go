@@ -42,6 +42,9 @@ type Config struct {
 	// token and setting checks; TokenPerTokenRate the bucket of each
 	// token on replace, checks and verify alike.
 	TokenUpdateRate, TokenPerTokenRate ratelimit.Rule
+	// QueueCreateRate is the per-client-IP bucket on creating client
+	// queues (each is a stored row, created without credentials).
+	QueueCreateRate ratelimit.Rule
 	// LongPollsPerClient and LongPollsTotal cap the long-polls waiting at
 	// once, per client IP (IPv6 by /64) and in all; beyond them a
 	// long-poll is refused with 429. Zero means no cap.

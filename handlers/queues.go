@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/trystgw/tryst/api"
 	"github.com/trystgw/tryst/ntf"
 	"github.com/trystgw/tryst/qs"
+	"github.com/trystgw/tryst/ratelimit"
 )
 
 // queueBodyLimit bounds POST /v1/queues bodies: two short strings.
@@ -22,6 +24,10 @@ type queueHandlers struct {
 	logger   *slog.Logger
 	queues   *qs.Service
 	draining context.Context
+	// polls caps waiting long-polls, shared with the other routes that
+	// wait; trusted are the proxies whose X-Forwarded-For names a client.
+	polls   *ratelimit.Concurrency
+	trusted []netip.Prefix
 }
 
 // create handles POST /v1/queues.
@@ -79,16 +85,7 @@ func (h queueHandlers) fetch() http.Handler {
 			return
 		}
 		wait := time.Duration(min(waitMs, uint64(h.queues.Config().MaxWait.Milliseconds()))) * time.Millisecond
-		ctx, cancel := context.WithCancel(r.Context())
-		defer cancel()
-		if h.draining != nil {
-			stop := context.AfterFunc(h.draining, cancel)
-			defer stop()
-		}
-		msgs, err := h.queues.Fetch(ctx, queueCredentials(r), after, wait)
-		if err != nil && r.Context().Err() == nil && ctx.Err() != nil {
-			msgs, err = []qs.Message{}, nil // draining: answer "nothing yet"
-		}
+		msgs, err := h.wait(r, after, wait)
 		if err != nil {
 			writeError(w, r, h.logger, err)
 			return
@@ -96,6 +93,30 @@ func (h queueHandlers) fetch() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		encode(w, r, h.logger, http.StatusOK, toAPIMessages(msgs))
 	})
+}
+
+// wait fetches, holding a long-poll slot while it may wait. When the
+// server starts shutting down the wait ends at once, answered with no
+// messages.
+func (h queueHandlers) wait(r *http.Request, after uint64, wait time.Duration) ([]qs.Message, error) {
+	if wait > 0 {
+		client := clientKey(r, h.trusted)
+		if !h.polls.Acquire(client) {
+			return nil, errTooManyLongPolls
+		}
+		defer h.polls.Release(client)
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	if h.draining != nil {
+		stop := context.AfterFunc(h.draining, cancel)
+		defer stop()
+	}
+	msgs, err := h.queues.Fetch(ctx, queueCredentials(r), after, wait)
+	if err != nil && r.Context().Err() == nil && ctx.Err() != nil {
+		return []qs.Message{}, nil // draining: answer "nothing yet"
+	}
+	return msgs, err
 }
 
 func toAPIMessages(msgs []qs.Message) api.QueueMessages {

@@ -24,14 +24,16 @@ func newRouter(cfg Config, deps Deps, m *metrics) *chi.Mux {
 	r.Method(http.MethodGet, "/demo", http.RedirectHandler("/demo/", http.StatusMovedPermanently))
 	r.Method(http.MethodGet, "/demo/*", http.StripPrefix("/demo", web.Handler()))
 
+	// The long-poll caps are shared by every route that waits.
+	polls := ratelimit.NewConcurrency(cfg.LongPollsPerClient, cfg.LongPollsTotal)
 	if deps.Rendezvous != nil {
-		addRendezvousRoutes(r, cfg, deps, m)
+		addRendezvousRoutes(r, cfg, deps, m, polls)
 	}
 	if deps.Tokens != nil {
 		addTokenRoutes(r, cfg, deps, m)
 	}
 	if deps.DS != nil {
-		addDeliveryRoutes(r, deps)
+		addDeliveryRoutes(r, cfg, deps, m, polls)
 	}
 
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
@@ -43,8 +45,7 @@ func newRouter(cfg Config, deps Deps, m *metrics) *chi.Mux {
 
 // addRendezvousRoutes mounts every configured rendezvous flavour. The
 // long-poll caps are shared by every mount.
-func addRendezvousRoutes(r chi.Router, cfg Config, deps Deps, m *metrics) {
-	polls := ratelimit.NewConcurrency(cfg.LongPollsPerClient, cfg.LongPollsTotal)
+func addRendezvousRoutes(r chi.Router, cfg Config, deps Deps, m *metrics, polls *ratelimit.Concurrency) {
 	for _, mt := range cfg.Mounts {
 		rz := rendezvousHandlers{cfg: cfg, mount: mt, logger: deps.Logger, rdv: deps.Rendezvous,
 			limit: newLimits(cfg, deps, m), draining: deps.Draining, polls: polls}
@@ -138,10 +139,10 @@ func allowOrigin(h http.Header, origin string, allowed []string) {
 }
 
 // addDeliveryRoutes serves the MLS Delivery Service and its client queues.
-func addDeliveryRoutes(r chi.Router, deps Deps) {
+func addDeliveryRoutes(r chi.Router, cfg Config, deps Deps, m *metrics, polls *ratelimit.Concurrency) {
 	r.Method(http.MethodPost, "/v1/ds", dsHandlers{logger: deps.Logger, ds: deps.DS}.submit())
-	qh := queueHandlers{logger: deps.Logger, queues: deps.Queues, draining: deps.Draining}
-	r.Method(http.MethodPost, "/v1/queues", qh.create())
+	qh := queueHandlers{logger: deps.Logger, queues: deps.Queues, draining: deps.Draining, polls: polls, trusted: cfg.TrustedProxies}
+	r.Method(http.MethodPost, "/v1/queues", newLimits(cfg, deps, m).wrap("queue_create", cfg.QueueCreateRate, qh.create()))
 	r.Method(http.MethodGet, "/v1/queues/{id}/messages", qh.fetch())
 	r.Method(http.MethodDelete, "/v1/queues/{id}/messages", qh.ack())
 }

@@ -48,6 +48,9 @@ const (
 	// Token registration is once per app install (plus OS token
 	// rotations); verification once per registration. Both are cheap to
 	// refuse and worth bounding per client.
+	// Queue creations take no credentials: as many as token registrations.
+	defaultQueueCreateRate    = 1.0
+	defaultQueueCreateBurst   = 10
 	defaultTokenRegisterRate  = 1.0
 	defaultTokenRegisterBurst = 10
 	defaultTokenVerifyRate    = 1.0
@@ -131,6 +134,8 @@ func loadServeConfig(args []string, getenv func(string) string, stdout io.Writer
 	fs.StringVar(&c.pushConfig, "push-config", "", "push configuration file (APNs/FCM apps and credentials); none: pushes are only logged")
 	fs.DurationVar(&c.checkTick, "check-tick", ntf.DefaultCheckTick, "how often due periodic token checks are sent")
 	fs.DurationVar(&c.tokenExpiry, "token-expiry", ntf.DefaultExpireAfter, "delete tokens not active (never verified, or invalid) this long after their last change")
+	fs.Float64Var(&c.http.QueueCreateRate.Rate, "queue-create-rate", defaultQueueCreateRate, "client queue creations per second per client IP (0: unlimited)")
+	fs.IntVar(&c.http.QueueCreateRate.Burst, "queue-create-burst", defaultQueueCreateBurst, "burst of client queue creations per client IP")
 	fs.Float64Var(&c.http.TokenRegisterRate.Rate, "token-register-rate", defaultTokenRegisterRate, "push token registrations per second per client IP (0: unlimited)")
 	fs.IntVar(&c.http.TokenRegisterRate.Burst, "token-register-burst", defaultTokenRegisterBurst, "burst of push token registrations per client IP")
 	fs.Float64Var(&c.http.TokenVerifyRate.Rate, "token-verify-rate", defaultTokenVerifyRate, "push token verification attempts per second per client IP (0: unlimited)")
@@ -212,7 +217,7 @@ func (c *serveConfig) finish(origins, proxies, mounts, whenFull string) error {
 		return fmt.Errorf("rendezvous-when-full %q: want refuse or evict-oldest", whenFull)
 	}
 	if c.http.CreateRate.Rate < 0 || c.http.WriteRate.Rate < 0 || c.http.TokenRegisterRate.Rate < 0 || c.http.TokenVerifyRate.Rate < 0 ||
-		c.http.TokenUpdateRate.Rate < 0 || c.http.TokenPerTokenRate.Rate < 0 {
+		c.http.TokenUpdateRate.Rate < 0 || c.http.TokenPerTokenRate.Rate < 0 || c.http.QueueCreateRate.Rate < 0 {
 		return errors.New("rates must not be negative")
 	}
 	if err := c.finishStorage(); err != nil {
@@ -303,6 +308,7 @@ func (c serveConfig) logAttrs() []any {
 		"push_config", c.pushConfig, "check_tick", c.checkTick.String(), "token_expiry", c.tokenExpiry.String(),
 		"token_register_rate", rateForLog(c.http.TokenRegisterRate), "token_verify_rate", rateForLog(c.http.TokenVerifyRate),
 		"token_update_rate", rateForLog(c.http.TokenUpdateRate), "token_rate_per_token", rateForLog(c.http.TokenPerTokenRate),
+		"queue_create_rate", rateForLog(c.http.QueueCreateRate),
 		"max_conns", c.conns.Max, "max_conns_per_ip", c.conns.PerClient, "longpolls_per_ip", c.http.LongPollsPerClient,
 		"longpolls_max", c.http.LongPollsTotal, "read_timeout", c.readTimeout.String(), "metrics_addr", c.metricsAddr,
 	}

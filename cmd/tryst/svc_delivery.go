@@ -10,6 +10,7 @@ import (
 	"github.com/trystgw/tryst/handlers"
 	"github.com/trystgw/tryst/ntf"
 	"github.com/trystgw/tryst/qs"
+	"github.com/trystgw/tryst/ratelimit"
 	"github.com/trystgw/tryst/store/memstore"
 	"github.com/trystgw/tryst/store/redisstore"
 	"github.com/trystgw/tryst/store/sqlstore"
@@ -21,10 +22,11 @@ import (
 // pushes go through the shared push dispatcher to tokens registered with
 // the notifications service (in the same database).
 type deliveryService struct {
-	ds     *ds.Service
-	queues *qs.Service
-	db     *sqlstore.DB
-	close  func() error
+	ds      *ds.Service
+	queues  *qs.Service
+	db      *sqlstore.DB
+	limiter ratelimit.Limiter
+	close   func() error
 }
 
 func (s *deliveryService) Name() string { return "delivery" }
@@ -41,6 +43,9 @@ func (s *deliveryService) Start(ctx context.Context, env *serveEnv, loops *loopG
 	}
 	dispatcher, router, err := env.pushDispatcher(ctx)
 	if err != nil {
+		return err
+	}
+	if s.limiter, err = env.rateLimiter(); err != nil {
 		return err
 	}
 	notifier, closeNotifier, err := queueNotifier(ctx, env)
@@ -78,6 +83,7 @@ func queueNotifier(ctx context.Context, env *serveEnv) (qs.Notifier, func() erro
 
 func (s *deliveryService) Handlers(deps *handlers.Deps) {
 	deps.DS, deps.Queues = s.ds, s.queues
+	deps.Limiter = s.limiter // the one limiter of serveEnv
 }
 
 func (s *deliveryService) Ready() []handlers.ReadyCheck {
