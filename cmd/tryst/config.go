@@ -124,26 +124,13 @@ func loadServeConfig(args []string, getenv func(string) string, stdout io.Writer
 	fs.IntVar(&c.rendezvous.MaxSessions, "rendezvous-max-sessions", rendezvous.DefaultMaxSessions, "most live sessions")
 	whenFull := fs.String("rendezvous-when-full", "refuse", "at max sessions: refuse (429) or evict-oldest")
 	fs.DurationVar(&c.rendezvous.MaxWait, "rendezvous-max-wait", rendezvous.DefaultMaxWait, "longest long-poll wait")
-	fs.Float64Var(&c.http.CreateRate.Rate, "create-rate", defaultCreateRate, "session creations per second per client IP (0: unlimited)")
-	fs.IntVar(&c.http.CreateRate.Burst, "create-burst", defaultCreateBurst, "burst of session creations per client IP")
-	fs.Float64Var(&c.http.WriteRate.Rate, "write-rate", defaultWriteRate, "session writes per second per client IP (0: unlimited)")
-	fs.IntVar(&c.http.WriteRate.Burst, "write-burst", defaultWriteBurst, "burst of session writes per client IP")
+	addRateFlags(fs.FlagSet, &c.http)
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir, "directory of the default SQLite database and generated master key")
 	fs.StringVar(&c.databaseURL, "database-url", "", "durable store: sqlite:///path/file.db or postgres://... (default sqlite in --data-dir)")
 	fs.StringVar(&c.masterKeyFile, "master-key-file", "", "file of the 64-hex-digit key encrypting secrets at rest (default --data-dir/master.key, generated; required with postgres)")
 	fs.StringVar(&c.pushConfig, "push-config", "", "push configuration file (APNs/FCM apps and credentials); none: pushes are only logged")
 	fs.DurationVar(&c.checkTick, "check-tick", ntf.DefaultCheckTick, "how often due periodic token checks are sent")
 	fs.DurationVar(&c.tokenExpiry, "token-expiry", ntf.DefaultExpireAfter, "delete tokens not active (never verified, or invalid) this long after their last change")
-	fs.Float64Var(&c.http.QueueCreateRate.Rate, "queue-create-rate", defaultQueueCreateRate, "client queue creations per second per client IP (0: unlimited)")
-	fs.IntVar(&c.http.QueueCreateRate.Burst, "queue-create-burst", defaultQueueCreateBurst, "burst of client queue creations per client IP")
-	fs.Float64Var(&c.http.TokenRegisterRate.Rate, "token-register-rate", defaultTokenRegisterRate, "push token registrations per second per client IP (0: unlimited)")
-	fs.IntVar(&c.http.TokenRegisterRate.Burst, "token-register-burst", defaultTokenRegisterBurst, "burst of push token registrations per client IP")
-	fs.Float64Var(&c.http.TokenVerifyRate.Rate, "token-verify-rate", defaultTokenVerifyRate, "push token verification attempts per second per client IP (0: unlimited)")
-	fs.IntVar(&c.http.TokenVerifyRate.Burst, "token-verify-burst", defaultTokenVerifyBurst, "burst of push token verification attempts per client IP")
-	fs.Float64Var(&c.http.TokenUpdateRate.Rate, "token-update-rate", defaultTokenUpdateRate, "device token replaces and check settings per second per client IP (0: unlimited)")
-	fs.IntVar(&c.http.TokenUpdateRate.Burst, "token-update-burst", defaultTokenUpdateBurst, "burst of device token replaces and check settings per client IP")
-	fs.Float64Var(&c.http.TokenPerTokenRate.Rate, "token-rate-per-token", defaultTokenPerTokenRate, "replaces, check settings and verification attempts per second per token (0: unlimited)")
-	fs.IntVar(&c.http.TokenPerTokenRate.Burst, "token-burst-per-token", defaultTokenPerTokenBurst, "burst of replaces, check settings and verification attempts per token")
 	fs.IntVar(&c.conns.Max, "max-conns", 0, "most open client connections (0: the open-file limit less a reserve)")
 	fs.IntVar(&c.conns.PerClient, "max-conns-per-ip", defaultMaxConnsPerIP, "most open connections per client IP, IPv6 by /64 (0: no cap; trusted proxies are exempt)")
 	fs.IntVar(&c.http.LongPollsPerClient, "longpolls-per-ip", defaultLongPollsPerIP, "most waiting long-polls per client IP, IPv6 by /64 (0: no cap)")
@@ -165,6 +152,24 @@ func loadServeConfig(args []string, getenv func(string) string, stdout io.Writer
 		return c, err
 	}
 	return c, c.finish(*origins, *proxies, *mounts, *whenFull)
+}
+
+// addRateFlags registers the per-client (and per-token) rate limits.
+func addRateFlags(fs *flag.FlagSet, h *handlers.Config) {
+	fs.Float64Var(&h.CreateRate.Rate, "create-rate", defaultCreateRate, "session creations per second per client IP (0: unlimited)")
+	fs.IntVar(&h.CreateRate.Burst, "create-burst", defaultCreateBurst, "burst of session creations per client IP")
+	fs.Float64Var(&h.WriteRate.Rate, "write-rate", defaultWriteRate, "session writes per second per client IP (0: unlimited)")
+	fs.IntVar(&h.WriteRate.Burst, "write-burst", defaultWriteBurst, "burst of session writes per client IP")
+	fs.Float64Var(&h.QueueCreateRate.Rate, "queue-create-rate", defaultQueueCreateRate, "client queue creations per second per client IP (0: unlimited)")
+	fs.IntVar(&h.QueueCreateRate.Burst, "queue-create-burst", defaultQueueCreateBurst, "burst of client queue creations per client IP")
+	fs.Float64Var(&h.TokenRegisterRate.Rate, "token-register-rate", defaultTokenRegisterRate, "push token registrations per second per client IP (0: unlimited)")
+	fs.IntVar(&h.TokenRegisterRate.Burst, "token-register-burst", defaultTokenRegisterBurst, "burst of push token registrations per client IP")
+	fs.Float64Var(&h.TokenVerifyRate.Rate, "token-verify-rate", defaultTokenVerifyRate, "push token verification attempts per second per client IP (0: unlimited)")
+	fs.IntVar(&h.TokenVerifyRate.Burst, "token-verify-burst", defaultTokenVerifyBurst, "burst of push token verification attempts per client IP")
+	fs.Float64Var(&h.TokenUpdateRate.Rate, "token-update-rate", defaultTokenUpdateRate, "device token replaces and check settings per second per client IP (0: unlimited)")
+	fs.IntVar(&h.TokenUpdateRate.Burst, "token-update-burst", defaultTokenUpdateBurst, "burst of device token replaces and check settings per client IP")
+	fs.Float64Var(&h.TokenPerTokenRate.Rate, "token-rate-per-token", defaultTokenPerTokenRate, "replaces, check settings and verification attempts per second per token (0: unlimited)")
+	fs.IntVar(&h.TokenPerTokenRate.Burst, "token-burst-per-token", defaultTokenPerTokenBurst, "burst of replaces, check settings and verification attempts per token")
 }
 
 // applyEnv sets every flag not given on the command line from its
