@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -133,7 +134,7 @@ func TestSchedulerQueueFull(t *testing.T) {
 		t.Errorf("next Tick = %d, %v; want the 3 left over", n, err)
 	}
 	for _, sent := range p.sent {
-		if sent.Kind != push.Background || sent.Data[ntf.DataCheckMessages] != "true" {
+		if sent.Kind != push.Background || !slices.Equal(sent.Flags, []string{ntf.DataCheckMessages}) || sent.DataGroup != ntf.DataGroup {
 			t.Errorf("check push = %+v, want background with checkMessages", sent)
 		}
 	}

@@ -102,7 +102,9 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 			return sent, fmt.Errorf("claiming due tokens: %w", err)
 		}
 		for i, t := range due {
-			err := s.pusher.Enqueue(ctx, NewPush(t, OwnerCheck, map[string]string{DataCheckMessages: "true"}))
+			n := NewPush(t, OwnerCheck, nil)
+			n.Flags = []string{DataCheckMessages}
+			err := s.pusher.Enqueue(ctx, n)
 			switch {
 			case errors.Is(err, push.ErrNoRoute):
 				s.log.WarnContext(ctx, "periodic check for an app without credentials", "token_id", t.ID, "app", t.App)

@@ -21,8 +21,13 @@ const (
 	// token's server key to the app's DHKey (libsodium crypto_box_easy).
 	DataNonce        = "nonce"
 	DataVerification = "verification"
-	// DataCheckMessages marks a periodic "check messages" push.
+	// DataCheckMessages marks a periodic "check messages" push (a flag:
+	// JSON true on APNs, "true" on FCM).
 	DataCheckMessages = "checkMessages"
+	// DataGroup is where the custom data of every push this package
+	// sends sits in an APNs payload, as SimpleX's apps read it
+	// (smp-client.md §6.6–6.7); FCM data stays flat.
+	DataGroup = "notificationData"
 )
 
 // newKeyPair returns a fresh X25519 key pair.
@@ -86,7 +91,7 @@ func NewPush(t Token, owner push.OwnerKind, data map[string]string) *push.Notifi
 		ID:    strings.TrimPrefix(string(owner), "ntf.") + ":" + string(t.ID), // for logs: verify:<token id>
 		Owner: push.Owner{Kind: owner, ID: string(t.ID)}, Registration: string(t.ID),
 		Token: t.DeviceToken, App: string(t.App), Environment: t.Environment,
-		Kind: push.Background, Priority: push.PriorityNormal, Data: data,
+		Kind: push.Background, Priority: push.PriorityNormal, Data: data, DataGroup: DataGroup,
 	}
 }
 

@@ -315,8 +315,16 @@ type Notification struct {
 	// the notification (for example to decrypt it).
 	MutableContent bool
 	// Data is app-specific key/value payload: custom top-level keys in
-	// the APNs payload, the data map of the FCM message.
+	// the APNs payload (or under DataGroup), the data map of the FCM
+	// message.
 	Data map[string]string
+	// Flags are boolean custom keys set to true: a JSON true in the APNs
+	// payload, the string "true" in FCM data (whose values are strings).
+	Flags []string
+	// DataGroup, when set, puts Data and Flags under this one key of the
+	// APNs payload instead of at its top level, where an app reads them
+	// (SimpleX apps read "notificationData"). FCM data stays flat.
+	DataGroup string
 }
 
 // Route returns the (platform, app) pair the notification is routed by.
@@ -344,15 +352,35 @@ func (n *Notification) Validate(now time.Time) error {
 		return payloadErrorf("background notification with alert content")
 	}
 	for k := range n.Data {
-		if k == "" {
-			return payloadErrorf("empty data key")
+		if err := checkDataKey(k, n.DataGroup); err != nil {
+			return err
 		}
-		if k == "aps" {
-			return payloadErrorf(`data key "aps" is reserved`)
+	}
+	for _, k := range n.Flags {
+		if err := checkDataKey(k, n.DataGroup); err != nil {
+			return err
 		}
+		if _, dup := n.Data[k]; dup {
+			return payloadErrorf("flag %q is also a data key", k)
+		}
+	}
+	if n.DataGroup == "aps" {
+		return payloadErrorf(`data group "aps" is reserved`)
 	}
 	if !n.Expiration.IsZero() && !n.Expiration.After(now) {
 		return expiredError(nil)
+	}
+	return nil
+}
+
+// checkDataKey refuses an empty key, and "aps" at the top level of the
+// APNs payload.
+func checkDataKey(k, group string) error {
+	if k == "" {
+		return payloadErrorf("empty data key")
+	}
+	if k == "aps" && group == "" {
+		return payloadErrorf(`data key "aps" is reserved`)
 	}
 	return nil
 }

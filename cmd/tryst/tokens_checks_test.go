@@ -77,7 +77,7 @@ func (g *checkGateway) tick(t *testing.T, d time.Duration) int {
 func checkPushes(rs []pushtest.APNsRequest, token string) int {
 	n := 0
 	for _, r := range rs {
-		if r.Token == token && r.Decoded()[ntf.DataCheckMessages] == "true" && r.PushType == "background" && r.Status == 200 {
+		if r.Token == token && apnsData(r)[ntf.DataCheckMessages] == true && r.PushType == "background" && r.Status == 200 {
 			n++
 		}
 	}

@@ -85,12 +85,19 @@ func (f *pushFakes) verificationData(t testing.TB, platform, device string) map[
 		t.Errorf("APNs verification push: type %q priority %q topic %q, want background 5 %s", req.PushType, req.Priority, req.Topic, apnsApp)
 	}
 	data := map[string]string{}
-	for k, v := range req.Decoded() {
+	for k, v := range apnsData(req) {
 		if s, ok := v.(string); ok {
 			data[k] = s
 		}
 	}
 	return data
+}
+
+// apnsData returns the custom data of an APNs push: the object under
+// "notificationData", where SimpleX's apps read it.
+func apnsData(r pushtest.APNsRequest) map[string]any {
+	m, _ := r.Decoded()[ntf.DataGroup].(map[string]any)
+	return m
 }
 
 // device is one app installation talking to a server.

@@ -523,3 +523,29 @@ func TestPayloadJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestPayloadDataGroup checks that data and flags go under DataGroup
+// (SimpleX apps read "notificationData"), and that a message push of the
+// default size (a 2,816-byte sealed box) stays under APNs' 4,096 bytes.
+func TestPayloadDataGroup(t *testing.T) {
+	n := &push.Notification{Kind: push.Background, Flags: []string{"checkMessages"}, DataGroup: "notificationData"}
+	if got, want := string(buildPayload(n)), `{"aps":{"content-available":1},"notificationData":{"checkMessages":true}}`; got != want {
+		t.Errorf("check push payload = %s, want %s", got, want)
+	}
+	sealed := strings.Repeat("A", 3755) // base64url of 2,816 bytes
+	n = &push.Notification{Alert: push.AlertContent{Body: "Encrypted message or another app event"}, MutableContent: true,
+		DataGroup: "notificationData", Data: map[string]string{"nonce": strings.Repeat("B", 32), "message": sealed}}
+	b := buildPayload(n)
+	want := `{"aps":{"alert":{"body":"Encrypted message or another app event"},"mutable-content":1},` +
+		`"notificationData":{"message":"` + sealed + `","nonce":"` + strings.Repeat("B", 32) + `"}}`
+	if string(b) != want {
+		t.Errorf("message push payload = %s, want %s", b, want)
+	}
+	if len(b) >= MaxPayload {
+		t.Errorf("message push payload is %d bytes, want under %d", len(b), MaxPayload)
+	}
+	if err := (&push.Notification{Token: push.MustParseDeviceToken(push.APNs, strings.Repeat("a", 64)), App: "a",
+		Data: map[string]string{"aps": "x"}, DataGroup: "g"}).Validate(time.Now()); err != nil {
+		t.Errorf(`Validate(data "aps" under a group) = %v, want nil`, err)
+	}
+}

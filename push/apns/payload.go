@@ -8,16 +8,39 @@ import (
 )
 
 // buildPayload renders the APNs JSON payload: the aps dictionary followed
-// by n.Data as custom top-level keys (sorted, so payloads are stable).
+// by n.Flags and n.Data as custom keys (sorted, so payloads are stable),
+// at the top level or under n.DataGroup.
 func buildPayload(n *push.Notification) []byte {
-	size := 64 + len(n.Alert.Title) + len(n.Alert.Body) + len(n.Alert.Sound)
+	size := 64 + len(n.Alert.Title) + len(n.Alert.Body) + len(n.Alert.Sound) + len(n.DataGroup)
 	for k, v := range n.Data {
 		size += len(k) + len(v) + 6
 	}
+	for _, k := range n.Flags {
+		size += len(k) + 8
+	}
 	b := make([]byte, 0, size)
 	b = appendAps(append(b, '{'), n)
-	b = appendData(b, n.Data)
-	return append(b, '}')
+	if n.DataGroup == "" {
+		b = appendData(appendFlags(b, n.Flags), n.Data)
+		return append(b, '}')
+	}
+	b = append(b, ',')
+	b = appendString(b, n.DataGroup)
+	b = append(b, ":{"...)
+	if inner := appendData(appendFlags(b, n.Flags), n.Data); len(inner) > len(b) {
+		b = append(inner[:len(b)], inner[len(b)+1:]...) // drop the first entry's comma
+	}
+	return append(b, "}}"...)
+}
+
+// appendFlags appends each flag as ,"key":true, sorted.
+func appendFlags(b []byte, flags []string) []byte {
+	for _, k := range slices.Sorted(slices.Values(flags)) {
+		b = append(b, ',')
+		b = appendString(b, k)
+		b = append(b, ":true"...)
+	}
+	return b
 }
 
 // appendAps appends the "aps" dictionary.

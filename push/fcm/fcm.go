@@ -288,7 +288,7 @@ func (s *Sender) sendOnce(ctx context.Context, msg *messaging.Message) (string, 
 // alerts, data-only for background pushes; Android priority, TTL and
 // collapse key; APNs headers for iOS apps that use FCM.
 func (s *Sender) message(n *push.Notification) (*messaging.Message, *push.Error) {
-	for k := range n.Data {
+	for k := range flatData(n) {
 		if reservedDataKey(k) {
 			return nil, push.PayloadError(Provider, "", 0, fmt.Errorf("data key %q is reserved by FCM", k))
 		}
@@ -298,7 +298,7 @@ func (s *Sender) message(n *push.Notification) (*messaging.Message, *push.Error)
 			Message: fmt.Sprintf("payload is %d bytes, limit %d", size, MaxPayload)}
 	}
 	prio := n.Priority.Effective(n.Kind)
-	m := &messaging.Message{Token: n.Token.String(), Data: n.Data}
+	m := &messaging.Message{Token: n.Token.String(), Data: flatData(n)}
 	android := &messaging.AndroidConfig{CollapseKey: n.CollapseID, Priority: "normal"}
 	apnsPrio, apnsType := "10", "alert"
 	if prio == push.PriorityHigh {
@@ -343,10 +343,29 @@ func PayloadSize(n *push.Notification) int {
 	for k, v := range n.Data {
 		size += len(k) + len(v)
 	}
+	for _, k := range n.Flags {
+		size += len(k) + len("true")
+	}
 	if n.Kind == push.Alert {
 		size += len(n.Alert.Title) + len(n.Alert.Body)
 	}
 	return size
+}
+
+// flatData is n's data with its flags as "true": FCM data values are
+// strings, and FCM has no nesting (n.DataGroup does not apply).
+func flatData(n *push.Notification) map[string]string {
+	if len(n.Flags) == 0 {
+		return n.Data
+	}
+	m := make(map[string]string, len(n.Data)+len(n.Flags))
+	for k, v := range n.Data {
+		m[k] = v
+	}
+	for _, k := range n.Flags {
+		m[k] = "true"
+	}
+	return m
 }
 
 func reservedDataKey(k string) bool {
