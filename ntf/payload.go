@@ -57,6 +57,8 @@ type Notification struct {
 	// queue. The outbox clears a row only if its Seq is the one a push
 	// carried.
 	Seq int64
+	// Pending is set until a push carrying it was accepted.
+	Pending bool
 }
 
 // appendEntry appends n in the text form of the payload:

@@ -207,3 +207,14 @@ func TestHoldsSealedSecrets(t *testing.T) {
 		})
 	}
 }
+
+func TestSubscriptionStore(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ntftest.TestSubscriptionStore(t, func(t *testing.T) ntftest.Stores {
+				db := open(t, b.url(t))
+				return ntftest.Stores{Tokens: db.Tokens(), Subscriptions: db.Subscriptions()}
+			})
+		})
+	}
+}
