@@ -129,7 +129,9 @@ type NewQueue struct {
 }
 
 // Ref returns the queue's reference.
-func (q NewQueue) Ref() QueueRef { return QueueRef{Server: ServerText(q.Server), NotifierID: q.NotifierID} }
+func (q NewQueue) Ref() QueueRef {
+	return QueueRef{Server: ServerText(q.Server), NotifierID: q.NotifierID}
+}
 
 // maxNotifierIDLen is the longest entity id SMP carries (a shortString).
 const maxNotifierIDLen = 255

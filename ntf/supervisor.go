@@ -1,0 +1,330 @@
+package ntf
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trystgw/tryst/smpclient"
+)
+
+// Supervisor defaults.
+const (
+	// DefaultMinBackoff and DefaultMaxBackoff bound the reconnect delay,
+	// which doubles per failed attempt with jitter (the reference waits
+	// 1 s growing to 10 s; jitter keeps many instances from reconnecting
+	// in lock-step).
+	DefaultMinBackoff = time.Second
+	DefaultMaxBackoff = 10 * time.Second
+	// DefaultBatchWindow is how long new queues gather before one NSUB
+	// batch: an app registering several queues costs one round trip.
+	DefaultBatchWindow = 50 * time.Millisecond
+	// DefaultDialTimeout is the reference notifier's connect timeout.
+	DefaultDialTimeout = 45 * time.Second
+	// DefaultSubscribeTimeout bounds one NSUB batch (the reference allows
+	// 30 s for background commands); large batches get it per chunk.
+	DefaultSubscribeTimeout = 30 * time.Second
+	// DefaultSubscribeChunk is how many NSUBs one Subscribe call sends:
+	// enough to keep the connection full, few enough that statuses are
+	// written as the confirmations come.
+	DefaultSubscribeChunk = 5000
+	// loadPage is how many stored queues one start-up query reads.
+	loadPage = 10000
+	// eventBatch bounds the events written in one store transaction.
+	eventBatch = 512
+)
+
+// SupervisorConfig tunes a Supervisor. Zero fields take the defaults.
+type SupervisorConfig struct {
+	// SMP configures the connections.
+	SMP smpclient.Config
+	// Owns restricts the supervisor to the servers it owns (by their
+	// ServerText); nil owns every server. Queues of other servers are
+	// neither loaded nor subscribed.
+	Owns                   func(server string) bool
+	MinBackoff, MaxBackoff time.Duration
+	BatchWindow            time.Duration
+	DialTimeout            time.Duration
+	SubscribeTimeout       time.Duration
+	SubscribeChunk         int
+	// Now stamps received notifications; default time.Now.
+	Now func() time.Time
+}
+
+func (c SupervisorConfig) withDefaults() SupervisorConfig {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MinBackoff, DefaultMinBackoff)
+	def(&c.MaxBackoff, DefaultMaxBackoff)
+	def(&c.BatchWindow, DefaultBatchWindow)
+	def(&c.DialTimeout, DefaultDialTimeout)
+	def(&c.SubscribeTimeout, DefaultSubscribeTimeout)
+	if c.SubscribeChunk <= 0 {
+		c.SubscribeChunk = DefaultSubscribeChunk
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = c.MinBackoff
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Owns == nil {
+		c.Owns = func(string) bool { return true }
+	}
+	return c
+}
+
+// NotificationSink takes the tokens that have new notifications in the
+// outbox; *Outbox is one.
+type NotificationSink interface {
+	Kick(token TokenID)
+}
+
+// Supervisor holds the SMP subscriptions of every watched queue: one
+// connection per SMP server, opened when a queue needs it and closed
+// when none does; new queues subscribed in batches; reconnection with
+// exponential backoff and jitter, then resubscription of the server's
+// queues; statuses written to the store. Each NMSG is written to the
+// outbox before anything else happens with it. END and DELD count only
+// from the connection that holds the queue, and ended, deleted and
+// refused queues are never subscribed again by the supervisor.
+//
+// Events are taken off every connection at once into a queue in memory,
+// written to the store by one goroutine in batches, so a slow database
+// never stalls a connection into a keepalive timeout.
+type Supervisor struct {
+	store  SubscriptionStore
+	sealer Sealer
+	sink   NotificationSink
+	log    *slog.Logger
+	cfg    SupervisorConfig
+
+	mu      sync.Mutex
+	servers map[string]*smpServer // guarded by mu; by ServerText
+	done    chan struct{}         // closed when Run ends
+	quit    chan struct{}         // closed when Run starts stopping
+	running bool                  // guarded by mu; Run has loaded and started the servers
+	wg      sync.WaitGroup        // server goroutines
+
+	events eventQueue
+	seq    atomic.Int64 // last notification Seq handed out
+	stats  supervisorCounters
+}
+
+// NewSupervisor returns a Supervisor over store. Stored notifier keys are
+// opened with sealer; tokens with new notifications are handed to sink.
+func NewSupervisor(store SubscriptionStore, sealer Sealer, sink NotificationSink, logger *slog.Logger, cfg SupervisorConfig) *Supervisor {
+	return &Supervisor{
+		store: store, sealer: sealer, sink: sink, log: logger, cfg: cfg.withDefaults(),
+		servers: map[string]*smpServer{}, done: make(chan struct{}), quit: make(chan struct{}), events: newEventQueue(),
+	}
+}
+
+// Run loads the stored queues that are not final, subscribes them, and
+// serves until ctx ends; then it closes every connection, writes the
+// events already received, and returns nil. It returns an error only if
+// the start-up load fails. Run must be called once.
+func (s *Supervisor) Run(ctx context.Context) error {
+	defer close(s.done)
+	if err := s.load(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.running = true
+	for _, srv := range s.servers {
+		s.start(srv)
+	}
+	s.mu.Unlock()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.writeEvents()
+	}()
+	<-ctx.Done()
+	close(s.quit)
+	s.mu.Lock()
+	s.running = false
+	s.mu.Unlock()
+	s.stopServers()
+	s.wg.Wait()
+	s.events.close()
+	<-writerDone
+	return nil
+}
+
+// Ready reports whether Run has loaded the stored queues.
+func (s *Supervisor) Ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running
+}
+
+// load reads every stored queue that is not final, opening the keys on
+// every core.
+func (s *Supervisor) load(ctx context.Context) error {
+	var after QueueRef
+	for {
+		page, err := s.store.LoadQueues(ctx, after, loadPage)
+		if err != nil {
+			return err
+		}
+		s.Watch(s.openKeys(page))
+		if len(page) < loadPage {
+			return nil
+		}
+		after = page[len(page)-1].QueueRef
+	}
+}
+
+// openKeys turns stored queues into watched ones; a queue whose key or
+// address does not open is logged and left out.
+func (s *Supervisor) openKeys(page []Queue) []WatchedQueue {
+	out := make([]WatchedQueue, len(page))
+	ok := make([]bool, len(page))
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(page); i += workers {
+				out[i], ok[i] = s.openQueue(page[i])
+			}
+		})
+	}
+	wg.Wait()
+	kept := out[:0]
+	for i := range out {
+		if ok[i] {
+			kept = append(kept, out[i])
+		}
+	}
+	return kept
+}
+
+func (s *Supervisor) openQueue(q Queue) (WatchedQueue, bool) {
+	if !s.cfg.Owns(q.Server) {
+		return WatchedQueue{}, false
+	}
+	addr, err := smpclient.ParseServerAddress(q.Server)
+	if err == nil {
+		var key *smpclient.PrivateKey
+		if key, err = openKey(s.sealer, q.QueueRef, q.KeySealed); err == nil {
+			return WatchedQueue{Ref: q.QueueRef, Addr: addr, Key: key}, true
+		}
+	}
+	s.log.Error("stored queue cannot be subscribed", "queue", q.QueueRef.String(), "err", err)
+	return WatchedQueue{}, false
+}
+
+// Watch implements Watcher: the queues join their servers' sets and are
+// subscribed in the next batch. Queues of servers the supervisor does
+// not own are ignored.
+func (s *Supervisor) Watch(qs []WatchedQueue) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	touched := map[*smpServer]bool{}
+	for _, q := range qs {
+		if !s.cfg.Owns(q.Ref.Server) {
+			continue
+		}
+		srv := s.servers[q.Ref.Server]
+		if srv == nil {
+			srv = newSMPServer(q.Ref.Server, q.Addr)
+			s.servers[q.Ref.Server] = srv
+		}
+		srv.add(q)
+		touched[srv] = true
+	}
+	for srv := range touched {
+		if s.running && !srv.started {
+			s.start(srv)
+		}
+		srv.wake()
+	}
+}
+
+// Forget implements Watcher. A server left with no queue closes its
+// connection.
+func (s *Supervisor) Forget(refs []QueueRef) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range refs {
+		if srv := s.servers[r.Server]; srv != nil {
+			srv.remove(r.NotifierID)
+			srv.wake()
+		}
+	}
+}
+
+// start runs srv's connection goroutine. Callers hold s.mu.
+func (s *Supervisor) start(srv *smpServer) {
+	srv.started = true
+	s.wg.Go(func() { s.serve(srv) })
+}
+
+// stopServers makes every server goroutine close its connection and end.
+func (s *Supervisor) stopServers() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, srv := range s.servers {
+		srv.stop()
+	}
+}
+
+// retire ends srv's goroutine if srv has no queue left (removing it from
+// the set) or the supervisor is stopping. It reports whether to end.
+func (s *Supervisor) retire(srv *smpServer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if srv.stopped() {
+		return true
+	}
+	if srv.size() > 0 {
+		return false
+	}
+	delete(s.servers, srv.text)
+	srv.started = false
+	return true
+}
+
+// nextSeq returns a Seq larger than any before, in this process and
+// (being a time in nanoseconds) before a restart.
+func (s *Supervisor) nextSeq(now time.Time) int64 {
+	for {
+		last := s.seq.Load()
+		next := max(last+1, now.UnixNano())
+		if s.seq.CompareAndSwap(last, next) {
+			return next
+		}
+	}
+}
+
+// backoff returns the delay after n failed attempts: MinBackoff doubled
+// n-1 times up to MaxBackoff, with half of it random.
+func (s *Supervisor) backoff(n int) time.Duration {
+	d := s.cfg.MinBackoff
+	for i := 1; i < n && d < s.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, s.cfg.MaxBackoff)
+	return d/2 + rand.N(d/2+1)
+}
+
+// finalStatus reports whether an NSUB error means the queue is not to be
+// subscribed again, and which status it gets.
+func finalStatus(err error) (QueueStatus, bool) {
+	if err == nil || smpclient.IsTemporary(err) {
+		return "", false
+	}
+	if errors.Is(err, smpclient.ErrAuth) {
+		return QueueAuth, true
+	}
+	return QueueError, true
+}
