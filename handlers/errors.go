@@ -121,6 +121,12 @@ func tokenErrorResponse(err error) (int, api.Error, bool) {
 		return http.StatusBadRequest, api.Error{ErrCode: api.CodeInvalidParam, Error: unknownAppMessage(err)}, true
 	case errors.Is(err, ntf.ErrTooManyPushes):
 		return http.StatusTooManyRequests, api.Error{ErrCode: api.CodeLimitExceeded, Error: "pushes to this token are still waiting", RetryAfterMs: retryMillis(pushRetryAfter)}, true
+	case errors.Is(err, ntf.ErrSubscriptionNotFound):
+		return http.StatusNotFound, api.Error{ErrCode: api.CodeNotFound, Error: "subscription not found"}, true
+	case errors.Is(err, ntf.ErrQueueNotFound):
+		return http.StatusNotFound, api.Error{ErrCode: api.CodeNotFound, Error: "queue not found"}, true
+	case errors.Is(err, ntf.ErrQueueTaken):
+		return http.StatusConflict, api.Error{ErrCode: api.CodeConflict, Error: "the queue is subscribed already with other credentials"}, true
 	case errors.Is(err, ntf.ErrPushUnavailable):
 		return http.StatusServiceUnavailable, api.Error{ErrCode: api.CodeUnavailable, Error: "push delivery is busy", RetryAfterMs: retryMillis(pushRetryAfter)}, true
 	}

@@ -69,6 +69,8 @@ type Deps struct {
 	Rendezvous *rendezvous.Service
 	// Tokens serves /v1/tokens.
 	Tokens *ntf.Service
+	// Subscriptions serves /v1/tokens/{id}/subscriptions.
+	Subscriptions *ntf.Subscriptions
 	// DS serves /v1/ds and Queues /v1/queues.
 	DS      *ds.Service
 	Queues  *qs.Service

@@ -48,6 +48,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 		Rendezvous: rendezvous.NewService(store, memstore.NewNotifier[rendezvous.ID](), nil, rendezvous.Config{}),
 		Tokens:     ntf.NewService(nil, nil, nil, slog.New(slog.DiscardHandler), ntf.Config{}),
 		DS:         ds.NewService(nil, nil, slog.New(slog.DiscardHandler), ds.Config{})}
+	deps.Subscriptions = ntf.NewSubscriptions(deps.Tokens, nil, nil, nil)
 	mounts, _ := api.ParseMounts(api.DefaultMounts)
 	r := newRouter(Config{Mounts: mounts}, deps, newMetrics(deps.Registry))
 	var routed []string

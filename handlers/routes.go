@@ -32,6 +32,9 @@ func newRouter(cfg Config, deps Deps, m *metrics) *chi.Mux {
 	if deps.Tokens != nil {
 		addTokenRoutes(r, cfg, deps, m)
 	}
+	if deps.Subscriptions != nil {
+		addSubscriptionRoutes(r, deps)
+	}
 	if deps.DS != nil {
 		addDeliveryRoutes(r, cfg, deps, m, polls)
 	}
@@ -70,7 +73,7 @@ func addRendezvousRoutes(r chi.Router, cfg Config, deps Deps, m *metrics, polls 
 
 // addTokenRoutes serves the push token API.
 func addTokenRoutes(r chi.Router, cfg Config, deps Deps, m *metrics) {
-	tk := tokenHandlers{logger: deps.Logger, tokens: deps.Tokens, limit: newLimits(cfg, deps, m),
+	tk := tokenHandlers{logger: deps.Logger, tokens: deps.Tokens, subs: deps.Subscriptions, limit: newLimits(cfg, deps, m),
 		register: cfg.TokenRegisterRate, verify: cfg.TokenVerifyRate, update: cfg.TokenUpdateRate, perToken: cfg.TokenPerTokenRate}
 	r.Method(http.MethodPost, "/v1/tokens", tk.create())
 	r.Method(http.MethodGet, "/v1/tokens/{id}", tk.get())
@@ -90,6 +93,16 @@ func headAsGet(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// addSubscriptionRoutes serves the notification subscription API.
+func addSubscriptionRoutes(r chi.Router, deps Deps) {
+	sh := subscriptionHandlers{logger: deps.Logger, subs: deps.Subscriptions}
+	r.Method(http.MethodPost, "/v1/tokens/{id}/subscriptions", sh.create())
+	r.Method(http.MethodGet, "/v1/tokens/{id}/subscriptions/{sid}", sh.get())
+	r.Method(http.MethodDelete, "/v1/tokens/{id}/subscriptions/{sid}", sh.delete())
+	r.Method(http.MethodPost, "/v1/tokens/{id}/subscriptions/{sid}/queues", sh.addQueue())
+	r.Method(http.MethodDelete, "/v1/tokens/{id}/subscriptions/{sid}/queues/{n}", sh.removeQueue())
 }
 
 // probeMethods are the methods a 405's Allow header may list.

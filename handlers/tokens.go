@@ -24,7 +24,9 @@ const tokenBodyLimit = 8 << 10
 type tokenHandlers struct {
 	logger *slog.Logger
 	tokens *ntf.Service
-	limit  limits
+	// subs, when set, deletes a token's subscriptions with it.
+	subs  *ntf.Subscriptions
+	limit limits
 	// register, verify and update are the per-client-IP rules on
 	// registrations, verification attempts and the other writes
 	// (replace, checks); perToken is the rule on each token's writes.
@@ -133,7 +135,11 @@ func (h tokenHandlers) checks() http.Handler {
 // delete handles DELETE /v1/tokens/{id}.
 func (h tokenHandlers) delete() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h.tokens.Delete(r.Context(), credentials(r)); err != nil {
+		del := h.tokens.Delete
+		if h.subs != nil {
+			del = h.subs.DeleteToken
+		}
+		if err := del(r.Context(), credentials(r)); err != nil {
 			writeError(w, r, h.logger, err)
 			return
 		}

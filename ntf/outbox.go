@@ -278,6 +278,13 @@ func (o *Outbox) seal(t Token, text []byte) (*push.Notification, error) {
 	return newMessagePush(t, data), nil
 }
 
+// RouteResults registers the outbox as the owner of message pushes
+// (OwnerMessage) with rt. A dead device token is reported to the token
+// by rt's dead-token handler, as for every push.
+func (o *Outbox) RouteResults(rt *push.Router) error {
+	return rt.Handle(OwnerMessage, func(ctx context.Context, r push.Result) { o.HandlePushResult(ctx, r) })
+}
+
 // HandlePushResult records the outcome of a message push: accepted, its
 // notifications leave the outbox; a dead token drops them; otherwise
 // they are retried later. It reports whether the result was one of the

@@ -99,6 +99,8 @@ type serveConfig struct {
 	readTimeout time.Duration
 	// metricsAddr, when set, serves /metrics there instead of on addr.
 	metricsAddr string
+	// subscriptions tunes the SMP supervisor and the outbox.
+	subscriptions subscriptionConfig
 }
 
 // loadServeConfig parses flags, each falling back to the environment
@@ -137,6 +139,7 @@ func loadServeConfig(args []string, getenv func(string) string, stdout io.Writer
 	fs.IntVar(&c.http.LongPollsTotal, "longpolls-max", 0, "most waiting long-polls in all (0: half of max-conns)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address (host:port) instead of the public listener")
 	fs.DurationVar(&c.readTimeout, "read-timeout", defaultReadTimeout, "longest time to read a request, body included")
+	addSubscriptionFlags(fs.FlagSet, &c.subscriptions)
 	nameEnvironment(fs.FlagSet)
 	if done, err := fs.parse(args); done {
 		if err == nil {
@@ -149,6 +152,9 @@ func loadServeConfig(args []string, getenv func(string) string, stdout io.Writer
 		return c, err
 	}
 	if c.services, err = parseServices(*services); err != nil {
+		return c, err
+	}
+	if err = c.subscriptions.check(); err != nil {
 		return c, err
 	}
 	return c, c.finish(*origins, *proxies, *mounts, *whenFull)

@@ -17,6 +17,7 @@ import (
 // dispatcher.
 type notificationsService struct {
 	tokens  *ntf.Service
+	subs    *subscriptionService
 	db      *sqlstore.DB
 	limiter ratelimit.Limiter
 }
@@ -55,11 +56,20 @@ func (s *notificationsService) Start(ctx context.Context, env *serveEnv, loops *
 	}
 	checks := ntf.NewScheduler(db.Tokens(), dispatcher, env.logger, ntf.SchedulerConfig{Tick: env.cfg.checkTick, ExpireAfter: env.cfg.tokenExpiry})
 	loops.Go("periodic checks", checks.Run)
+	if s.subs, err = newSubscriptionService(env.cfg.subscriptions, env.logger, db, s.tokens, key, dispatcher); err != nil {
+		return err
+	}
+	if err := s.subs.outbox.RouteResults(router); err != nil {
+		return err
+	}
+	loops.Go("outbox", s.subs.outbox.Run)
+	loops.Go("smp supervisor", s.subs.supervisor.Run)
 	return nil
 }
 
 func (s *notificationsService) Handlers(deps *handlers.Deps) {
 	deps.Tokens = s.tokens
+	deps.Subscriptions = s.subs.subs
 	deps.Limiter = s.limiter // the one limiter of serveEnv
 }
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/trystgw/tryst/ntf"
 	"github.com/trystgw/tryst/push/pushtest"
-	"github.com/trystgw/tryst/store/sqlstore/sqlstoretest"
 )
 
 // BenchmarkTokenRegister measures registrations per second end to end:
@@ -23,15 +22,7 @@ import (
 // verification push: regs/s counts the answered POSTs, pushed/s the whole
 // run up to the last push.
 func BenchmarkTokenRegister(b *testing.B) {
-	for _, be := range []struct {
-		name string
-		args func(testing.TB) []string
-	}{
-		{"SQLite", func(testing.TB) []string { return nil }},
-		{"Postgres", func(t testing.TB) []string {
-			return []string{"--database-url", sqlstoretest.PostgresURL(t), "--master-key-file", writeMasterKey(t)}
-		}},
-	} {
+	for _, be := range databases {
 		b.Run(be.name, func(b *testing.B) {
 			fakes := newPushFakes(b)
 			fakes.apns.SetRecording(false)
