@@ -101,7 +101,7 @@ func (r *rig) start(t *testing.T) {
 	key, _ := masterkey.New(bytes.Repeat([]byte{7}, masterkey.Size))
 	r.tokens = ntf.NewService(r.db.Tokens(), key, r.pusher, log, ntf.Config{})
 	var err error
-	r.outbox, err = ntf.NewOutbox(r.db.Subscriptions(), r.db.Tokens(), key, r.pusher, log, ntf.OutboxConfig{Sweep: 20 * time.Millisecond, MinRetry: 10 * time.Millisecond, MaxRetry: 20 * time.Millisecond})
+	r.outbox, err = ntf.NewOutbox(r.db.Subscriptions(), r.db.Tokens(), key, r.pusher, log, ntf.OutboxConfig{Sweep: 20 * time.Millisecond, Lease: 50 * time.Millisecond, MinRetry: 10 * time.Millisecond, MaxRetry: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

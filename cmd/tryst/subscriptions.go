@@ -15,6 +15,7 @@ type subscriptionConfig struct {
 	messageSize            int
 	minBackoff, maxBackoff time.Duration
 	outboxSweep            time.Duration
+	outboxLease            time.Duration
 	outboxMaxRetry         time.Duration
 }
 
@@ -24,6 +25,7 @@ func addSubscriptionFlags(fs *flag.FlagSet, c *subscriptionConfig) {
 	fs.DurationVar(&c.minBackoff, "smp-min-backoff", ntf.DefaultMinBackoff, "first delay before reconnecting to an SMP server (doubles, with jitter)")
 	fs.DurationVar(&c.maxBackoff, "smp-max-backoff", ntf.DefaultMaxBackoff, "longest delay between reconnection attempts")
 	fs.DurationVar(&c.outboxSweep, "outbox-sweep", ntf.DefaultOutboxSweep, "how often the outbox looks for notifications due (after a restart or a failed push)")
+	fs.DurationVar(&c.outboxLease, "outbox-lease", ntf.DefaultOutboxLease, "how long notifications claimed by a sweep stay out of other sweeps (after a crash, they wait this long)")
 	fs.DurationVar(&c.outboxMaxRetry, "outbox-max-retry", ntf.DefaultOutboxMaxRetry, "longest delay before retrying a message push the provider did not accept")
 }
 
@@ -46,7 +48,7 @@ type subscriptionService struct {
 // newSubscriptionService wires the outbox and the supervisor over db.
 func newSubscriptionService(cfg subscriptionConfig, logger *slog.Logger, db *sqlstore.DB, tokens *ntf.Service, sealer ntf.Sealer, pusher ntf.Pusher) (*subscriptionService, error) {
 	outbox, err := ntf.NewOutbox(db.Subscriptions(), db.Tokens(), sealer, pusher, logger, ntf.OutboxConfig{
-		MessageSize: cfg.messageSize, Sweep: cfg.outboxSweep, MaxRetry: cfg.outboxMaxRetry,
+		MessageSize: cfg.messageSize, Sweep: cfg.outboxSweep, Lease: cfg.outboxLease, MaxRetry: cfg.outboxMaxRetry,
 	})
 	if err != nil {
 		return nil, err

@@ -30,7 +30,7 @@ var databases = []struct {
 }
 
 // fastSMP makes the gateway reconnect and retry within milliseconds.
-var fastSMP = []string{"--smp-min-backoff", "10ms", "--smp-max-backoff", "50ms", "--outbox-sweep", "20ms", "--outbox-max-retry", "50ms"}
+var fastSMP = []string{"--smp-min-backoff", "10ms", "--smp-max-backoff", "50ms", "--outbox-sweep", "20ms", "--outbox-lease", "200ms", "--outbox-max-retry", "50ms"}
 
 // smpQueue is a queue on a fake server with its credentials as JSON.
 type smpQueue struct {
