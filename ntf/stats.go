@@ -2,6 +2,7 @@ package ntf
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 )
@@ -143,4 +144,21 @@ func (o *Outbox) Stats(ctx context.Context) (OutboxStats, error) {
 	depth, oldest, err := o.store.OutboxStats(ctx)
 	return OutboxStats{Depth: depth, Oldest: oldest, Pushes: o.stats.pushes.Load(),
 		PushFailures: o.stats.pushFailures.Load(), Latency: o.stats.latency.snapshot()}, err
+}
+
+// SubscriptionStats is everything the notification server reports.
+type SubscriptionStats struct {
+	Supervisor SupervisorStats
+	Outbox     OutboxStats
+	// Queues counts the stored queues by status.
+	Queues map[QueueStatus]int
+}
+
+// CollectStats gathers the figures of sup, outbox and store.
+func CollectStats(ctx context.Context, sup *Supervisor, outbox *Outbox, store SubscriptionStore) (SubscriptionStats, error) {
+	st := SubscriptionStats{Supervisor: sup.Stats()}
+	var err1, err2 error
+	st.Outbox, err1 = outbox.Stats(ctx)
+	st.Queues, err2 = store.CountQueues(ctx)
+	return st, errors.Join(err1, err2)
 }

@@ -229,6 +229,8 @@ type SubscriptionStore interface {
 	SetQueueStatus(ctx context.Context, server string, ids [][]byte, status QueueStatus, errText string) error
 	// DeactivateServer makes the server's active queues inactive.
 	DeactivateServer(ctx context.Context, server string) error
+	// CountQueues returns the number of queues by status.
+	CountQueues(ctx context.Context) (map[QueueStatus]int, error)
 
 	OutboxStore
 }

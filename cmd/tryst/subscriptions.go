@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,12 @@ type subscriptionService struct {
 	subs       *ntf.Subscriptions
 	supervisor *ntf.Supervisor
 	outbox     *ntf.Outbox
+	store      ntf.SubscriptionStore
+}
+
+// Stats gathers the figures the metrics export.
+func (s *subscriptionService) Stats(ctx context.Context) (ntf.SubscriptionStats, error) {
+	return ntf.CollectStats(ctx, s.supervisor, s.outbox, s.store)
 }
 
 // newSubscriptionService wires the outbox and the supervisor over db.
@@ -56,5 +63,5 @@ func newSubscriptionService(cfg subscriptionConfig, logger *slog.Logger, db *sql
 	sup := ntf.NewSupervisor(db.Subscriptions(), sealer, outbox, logger, ntf.SupervisorConfig{
 		MinBackoff: cfg.minBackoff, MaxBackoff: cfg.maxBackoff,
 	})
-	return &subscriptionService{subs: ntf.NewSubscriptions(tokens, db.Subscriptions(), sealer, sup), supervisor: sup, outbox: outbox}, nil
+	return &subscriptionService{subs: ntf.NewSubscriptions(tokens, db.Subscriptions(), sealer, sup), supervisor: sup, outbox: outbox, store: db.Subscriptions()}, nil
 }

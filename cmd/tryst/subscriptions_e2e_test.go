@@ -25,6 +25,7 @@ func TestSubscriptionPushEndToEnd(t *testing.T) {
 			} {
 				t.Run(tc.platform, func(t *testing.T) { testMessagePush(t, s, fakes, smp, tc.platform, tc.token) })
 			}
+			checkOperations(t, s, fakes)
 		})
 	}
 }
@@ -79,4 +80,34 @@ func checkMessagePushShape(t *testing.T, f *pushFakes, d *device) {
 		return
 	}
 	t.Fatal("no APNs message push")
+}
+
+// checkOperations checks the notification metrics after the pushes, and
+// that a queue on an unreachable SMP server leaves /readyz ready.
+func checkOperations(t *testing.T, s *testServer, fakes *pushFakes) {
+	t.Helper()
+	down := newSMPServer(t, smptest.Config{})
+	q := newSMPQueue(t, down)
+	down.Close()
+	d := activeDevice(t, s, fakes, "apns", pushtest.APNsToken("ops"))
+	d.subscribe(t, s, q)
+	if !waitCond(5*time.Second, func() bool {
+		_, body := s.do(t, "GET", "/metrics", "")
+		return strings.Contains(body, `tryst_ntf_smp_connection_up{server="`+ntf.ServerText(down.Address())+`"} 0`)
+	}) {
+		t.Error("no connection-down metric for the unreachable SMP server")
+	}
+	if resp, body := s.do(t, "GET", "/readyz", ""); resp.StatusCode != 200 {
+		t.Errorf("/readyz with one SMP server unreachable = %d %s, want 200", resp.StatusCode, body)
+	}
+	_, body := s.do(t, "GET", "/metrics", "")
+	for _, want := range []string{
+		`tryst_ntf_nmsg_received_total 2`, `tryst_ntf_nmsg_stored_total 2`, `tryst_ntf_nsub_total{result="confirmed"} 2`,
+		`tryst_ntf_outbox_depth 0`, `tryst_ntf_nmsg_to_push_duration_seconds_count 2`, `tryst_ntf_queues{status="active"} 2`,
+		`tryst_ntf_message_pushes_total{result="queued"} 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }

@@ -77,8 +77,11 @@ func (s *notificationsService) Ready() []handlers.ReadyCheck {
 	return []handlers.ReadyCheck{{Name: "database", Check: s.db.Ping}}
 }
 
-// Collectors is empty: the push metrics belong to the shared dispatcher.
-func (s *notificationsService) Collectors() []prometheus.Collector { return nil }
+// Collectors exports the notification server's figures (the push
+// metrics belong to the shared dispatcher).
+func (s *notificationsService) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{handlers.SubscriptionCollector(s.subs)}
+}
 
 // Stop has nothing to release: the scheduler stopped with the service's
 // loops, and the dispatcher and database are shared.

@@ -231,6 +231,16 @@ func testSubLoadStatus(t *testing.T, s Stores) {
 		}
 		after = page[len(page)-1].QueueRef
 	}
+	counts, err := s.Subscriptions.CountQueues(ctx)
+	want7 := map[ntf.QueueStatus]int{ntf.QueueInactive: 2, ntf.QueueError: 1, ntf.QueueEnded: 1, ntf.QueuePending: 3}
+	if err != nil || len(counts) != len(want7) {
+		t.Errorf("CountQueues = %v, %v; want %v", counts, err, want7)
+	}
+	for st, n := range want7 {
+		if counts[st] != n {
+			t.Errorf("CountQueues[%s] = %d, want %d", st, counts[st], n)
+		}
+	}
 	if len(loaded) != 5 { // 7 less one ended and one error
 		t.Errorf("LoadQueues loaded %d queues, want 5", len(loaded))
 	}

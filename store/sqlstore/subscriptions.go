@@ -349,3 +349,26 @@ func (s *Subscriptions) DeactivateServer(ctx context.Context, server string) err
 	}
 	return nil
 }
+
+// CountQueues implements ntf.SubscriptionStore.
+func (s *Subscriptions) CountQueues(ctx context.Context) (map[ntf.QueueStatus]int, error) {
+	rows, err := s.d.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM subscription_queues GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("count queues: %w", err)
+	}
+	defer rows.Close()
+	counts := map[ntf.QueueStatus]int{}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, err
+		}
+		st, err := ntf.ParseQueueStatus(status)
+		if err != nil {
+			return nil, fmt.Errorf("count queues: %w", err)
+		}
+		counts[st] = n
+	}
+	return counts, rows.Err()
+}
