@@ -262,15 +262,20 @@ func (s *Supervisor) gather(srv *smpServer, c *smpclient.Client) {
 
 // subscribe sends NSUB for the queues waiting, in chunks, and records
 // the results.
+// The results of a chunk are recorded while the next chunk is on the
+// wire, so the store's writes do not hold the connection idle.
 func (s *Supervisor) subscribe(srv *smpServer, c *smpclient.Client, gen uint64) {
 	todo := srv.takeTodo()
+	var recording sync.WaitGroup
+	defer recording.Wait()
 	for len(todo) > 0 {
 		n := min(len(todo), s.cfg.SubscribeChunk)
 		ctx, cancel := stopContext(srv.stopC, s.cfg.SubscribeTimeout)
 		s.stats.nsubSent.Add(int64(n))
 		results := c.Subscribe(ctx, todo[:n])
 		cancel()
-		s.record(srv, gen, results)
+		recording.Wait() // one chunk's writes at a time
+		recording.Go(func() { s.record(srv, gen, results) })
 		todo = todo[n:]
 	}
 }

@@ -180,6 +180,12 @@ func sameKey(s Sealer, ref QueueRef, sealed []byte, key *smpclient.PrivateKey) b
 	return err == nil && constantTimeEqual(der, key.MarshalPKCS8())
 }
 
+// SealNotifierKey seals key as a stored queue's KeySealed, bound to the
+// queue ref: for stores that import queues in bulk.
+func SealNotifierKey(s Sealer, ref QueueRef, key *smpclient.PrivateKey) []byte {
+	return s.Seal(key.MarshalPKCS8(), ref.sealAD())
+}
+
 func constantTimeEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
 
 // openKey unseals a stored queue's notifier key.

@@ -32,7 +32,7 @@ const (
 	// DefaultSubscribeChunk is how many NSUBs one Subscribe call sends:
 	// enough to keep the connection full, few enough that statuses are
 	// written as the confirmations come.
-	DefaultSubscribeChunk = 5000
+	DefaultSubscribeChunk = 10000
 	// loadPage is how many stored queues one start-up query reads.
 	loadPage = 10000
 	// eventBatch bounds the events written in one store transaction.
@@ -111,7 +111,8 @@ type Supervisor struct {
 	servers map[string]*smpServer // guarded by mu; by ServerText
 	done    chan struct{}         // closed when Run ends
 	quit    chan struct{}         // closed when Run starts stopping
-	running bool                  // guarded by mu; Run has loaded and started the servers
+	running bool                  // guarded by mu; Run is serving: watched servers get a goroutine
+	loaded  bool                  // guarded by mu; Run has loaded the stored queues
 	wg      sync.WaitGroup        // server goroutines
 
 	events eventQueue
@@ -128,27 +129,31 @@ func NewSupervisor(store SubscriptionStore, sealer Sealer, sink NotificationSink
 	}
 }
 
-// Run loads the stored queues that are not final, subscribes them, and
-// serves until ctx ends; then it closes every connection, writes the
-// events already received, and returns nil. It returns an error only if
-// the start-up load fails. Run must be called once.
+// Run loads the stored queues that are not final, subscribing them as
+// they load, and serves until ctx ends; then it closes every connection,
+// writes the events already received, and returns nil. If the start-up
+// load fails it stops the same way and returns the error. Run must be
+// called once.
 func (s *Supervisor) Run(ctx context.Context) error {
 	defer close(s.done)
-	if err := s.load(ctx); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.running = true
-	for _, srv := range s.servers {
-		s.start(srv)
-	}
-	s.mu.Unlock()
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
 		s.writeEvents()
 	}()
-	<-ctx.Done()
+	s.mu.Lock()
+	s.running = true // servers start as their first queues load
+	for _, srv := range s.servers {
+		s.start(srv) // watched before Run
+	}
+	s.mu.Unlock()
+	err := s.load(ctx)
+	if err == nil {
+		s.mu.Lock()
+		s.loaded = true
+		s.mu.Unlock()
+		<-ctx.Done()
+	}
 	close(s.quit)
 	s.mu.Lock()
 	s.running = false
@@ -157,14 +162,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.wg.Wait()
 	s.events.close()
 	<-writerDone
-	return nil
+	return err
 }
 
 // Ready reports whether Run has loaded the stored queues.
 func (s *Supervisor) Ready() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.running
+	return s.loaded
 }
 
 // load reads every stored queue that is not final, opening the keys on
