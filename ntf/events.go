@@ -18,13 +18,16 @@ type event struct {
 // eventQueue is an unbounded FIFO between the connections' event readers
 // (which must never wait) and the store writer.
 type eventQueue struct {
-	mu     sync.Mutex
-	items  []event // guarded by mu
-	closed bool    // guarded by mu
-	ready  chan struct{}
+	mu      sync.Mutex
+	items   []event // guarded by mu
+	closed  bool    // guarded by mu
+	ready   chan struct{}
+	closedC chan struct{} // closed by close: wakes every taker
 }
 
-func newEventQueue() eventQueue { return eventQueue{ready: make(chan struct{}, 1)} }
+func newEventQueue() eventQueue {
+	return eventQueue{ready: make(chan struct{}, 1), closedC: make(chan struct{})}
+}
 
 func (q *eventQueue) push(e event) {
 	q.mu.Lock()
@@ -42,9 +45,11 @@ func (q *eventQueue) signal() {
 
 func (q *eventQueue) close() {
 	q.mu.Lock()
-	q.closed = true
-	q.mu.Unlock()
-	q.signal()
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.closed = true
+		close(q.closedC)
+	}
 }
 
 // take waits for events and returns up to n of them; ok is false once
@@ -58,6 +63,8 @@ func (q *eventQueue) take(n int) (batch []event, ok bool) {
 			q.items = q.items[k:]
 			if len(q.items) == 0 {
 				q.items = nil // let the backing array go after a burst
+			} else {
+				q.signal() // more for another taker
 			}
 			q.mu.Unlock()
 			return batch, true
@@ -67,7 +74,10 @@ func (q *eventQueue) take(n int) (batch []event, ok bool) {
 		if closed {
 			return nil, false
 		}
-		<-q.ready
+		select {
+		case <-q.ready:
+		case <-q.closedC:
+		}
 	}
 }
 

@@ -33,6 +33,9 @@ const (
 	DefaultInactiveRetry = time.Minute
 	// outboxClaimBatch is how many tokens one sweep claims at a time.
 	outboxClaimBatch = 256
+	// outboxWorkers deliver kicked tokens concurrently, so one slow
+	// store round trip does not hold up the others.
+	outboxWorkers = 8
 	// kickBuffer holds tokens kicked and not yet served; beyond it the
 	// sweep finds them.
 	kickBuffer = 4096
@@ -124,26 +127,44 @@ func (o *Outbox) Kick(token TokenID) {
 // Run serves kicks and sweeps the store for due notifications until ctx
 // ends, then returns nil. It sweeps once at start, which delivers what a
 // crash or restart left in the outbox.
+//
+// The first sweep also takes back what a previous run had claimed and
+// not finished (due within a lease): after a crash, the outbox is
+// delivered at once rather than when the lease runs out.
 func (o *Outbox) Run(ctx context.Context) error {
+	var workers sync.WaitGroup
+	for range outboxWorkers {
+		workers.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case id := <-o.kicks:
+					o.deliver(ctx, id)
+				}
+			}
+		})
+	}
+	defer workers.Wait()
 	t := time.NewTicker(o.cfg.Sweep)
 	defer t.Stop()
-	o.sweep(ctx)
+	o.sweep(ctx, o.cfg.Now().Add(o.cfg.Lease))
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case id := <-o.kicks:
-			o.deliver(ctx, id)
 		case <-t.C:
-			o.sweep(ctx)
+			o.sweep(ctx, o.cfg.Now())
 		}
 	}
 }
 
-// sweep claims the tokens with due notifications and delivers them.
-func (o *Outbox) sweep(ctx context.Context) {
+// sweep claims the tokens with notifications due by due and delivers
+// those that have no push in flight (that push's result reschedules or
+// clears them).
+func (o *Outbox) sweep(ctx context.Context, due time.Time) {
 	for ctx.Err() == nil {
-		ids, err := o.store.ClaimOutbox(ctx, o.cfg.Now(), o.cfg.Lease, outboxClaimBatch)
+		ids, err := o.store.ClaimOutbox(ctx, due, o.cfg.Now().Add(o.cfg.Lease), outboxClaimBatch)
 		if err != nil {
 			if ctx.Err() == nil {
 				o.log.Error("claiming the outbox", "err", err)
@@ -151,7 +172,9 @@ func (o *Outbox) sweep(ctx context.Context) {
 			return
 		}
 		for _, id := range ids {
-			o.deliver(ctx, id)
+			if !o.flying(id) {
+				o.deliver(ctx, id)
+			}
 		}
 		if len(ids) < outboxClaimBatch {
 			return
@@ -190,6 +213,13 @@ func (o *Outbox) deliver(ctx context.Context, id TokenID) {
 		return
 	}
 	o.stats.pushes.Add(1)
+}
+
+// flying reports whether the token has a push in flight.
+func (o *Outbox) flying(id TokenID) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.inflight[id] != nil
 }
 
 // land ends f's flight; it returns whether f was kicked meanwhile.
@@ -299,7 +329,7 @@ func (o *Outbox) HandlePushResult(ctx context.Context, r push.Result) bool {
 	var err error
 	switch {
 	case r.OK():
-		err = o.store.ClearNotifications(ctx, f.carried)
+		err = o.store.ClearNotifications(ctx, f.token, f.carried)
 		o.observe(f.carried)
 		o.setFailures(f.token, 0)
 	case r.TokenDead():

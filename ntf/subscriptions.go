@@ -244,8 +244,9 @@ type SubscriptionStore interface {
 // OutboxStore is the durable outbox: per queue, the newest notification,
 // pending until a push carrying it is accepted.
 type OutboxStore interface {
-	// AddNotifications records each notification as its queue's newest,
-	// pending and due at once, in one transaction. A notification of a
+	// AddNotifications records each notification as its queue's newest
+	// (unless one with a larger Seq is stored), pending and due at once,
+	// in one transaction. A notification of a
 	// queue marked Rotate retires the queues added before it in its
 	// subscription (they are removed and reported in Retired) and clears
 	// the mark. A notification of an unknown queue is not stored
@@ -254,9 +255,9 @@ type OutboxStore interface {
 	// RecentNotifications returns the token's notifications (one per
 	// queue), in any order.
 	RecentNotifications(ctx context.Context, token TokenID) ([]Notification, error)
-	// ClearNotifications marks the named notifications delivered: a row
-	// stays pending if its Seq changed since (a newer NMSG arrived).
-	ClearNotifications(ctx context.Context, delivered []Notification) error
+	// ClearNotifications marks the token's named notifications delivered:
+	// a row stays pending if its Seq changed since (a newer NMSG arrived).
+	ClearNotifications(ctx context.Context, token TokenID, delivered []Notification) error
 	// DeferNotifications makes the token's pending notifications due at
 	// the given time and counts a failed attempt.
 	DeferNotifications(ctx context.Context, token TokenID, at time.Time) error
@@ -264,10 +265,11 @@ type OutboxStore interface {
 	// device token is dead.
 	DropNotifications(ctx context.Context, token TokenID) error
 	// ClaimOutbox returns up to limit tokens with pending notifications
-	// due by now, and makes those notifications due again at now+lease,
-	// so that concurrent claimers (on PostgreSQL, with SKIP LOCKED) do
-	// not take the same ones and a crashed claimer's work comes back.
-	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]TokenID, error)
+	// due by due, and makes those notifications due again at until (a
+	// lease), so that concurrent claimers (on PostgreSQL, with SKIP
+	// LOCKED) do not take the same ones and a crashed claimer's work
+	// comes back.
+	ClaimOutbox(ctx context.Context, due, until time.Time, limit int) ([]TokenID, error)
 	// OutboxStats returns the number of pending notifications and when
 	// the oldest of them was received (zero when none).
 	OutboxStats(ctx context.Context) (depth int, oldest time.Time, err error)

@@ -37,6 +37,10 @@ const (
 	loadPage = 10000
 	// eventBatch bounds the events written in one store transaction.
 	eventBatch = 512
+	// eventWriters write batches concurrently, so a commit's wait for the
+	// disk overlaps the next batch (a notification older than the stored
+	// one of its queue never replaces it, whichever commits first).
+	eventWriters = 4
 )
 
 // SupervisorConfig tunes a Supervisor. Zero fields take the defaults.
@@ -136,11 +140,10 @@ func NewSupervisor(store SubscriptionStore, sealer Sealer, sink NotificationSink
 // called once.
 func (s *Supervisor) Run(ctx context.Context) error {
 	defer close(s.done)
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeEvents()
-	}()
+	var writers sync.WaitGroup
+	for range eventWriters {
+		writers.Go(s.writeEvents)
+	}
 	s.mu.Lock()
 	s.running = true // servers start as their first queues load
 	for _, srv := range s.servers {
@@ -161,7 +164,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.stopServers()
 	s.wg.Wait()
 	s.events.close()
-	<-writerDone
+	writers.Wait()
 	return err
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/trystgw/tryst/smpclient/smptest"
 )
 
-func newSMPServer(t *testing.T, cfg smptest.Config) *smptest.Server {
+func newSMPServer(t testing.TB, cfg smptest.Config) *smptest.Server {
 	t.Helper()
 	srv, err := smptest.NewServer(cfg)
 	if err != nil {

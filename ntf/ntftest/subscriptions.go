@@ -298,7 +298,7 @@ func testOutbox(t *testing.T, s Stores) {
 	}
 	stale := ns[0]
 	stale.Seq = 1
-	must(t, s.Subscriptions.ClearNotifications(ctx, append([]ntf.Notification{stale}, notificationOf(ns, serverB))))
+	must(t, s.Subscriptions.ClearNotifications(ctx, sub.Token, append([]ntf.Notification{stale}, notificationOf(ns, serverB))))
 	ns, _ = s.Subscriptions.RecentNotifications(ctx, sub.Token)
 	if !notificationOf(ns, serverA).Pending || notificationOf(ns, serverB).Pending {
 		t.Errorf("after clearing a stale seq of a and b: %+v; want a pending, b delivered", ns)
@@ -329,19 +329,19 @@ func testOutboxClaim(t *testing.T, s Stores) {
 	addNotification(t, s, q1.QueueRef, 1)
 	addNotification(t, s, q2.QueueRef, 2)
 	now := epoch.Add(time.Minute)
-	got, err := s.Subscriptions.ClaimOutbox(ctx, now, time.Minute, 10)
+	got, err := s.Subscriptions.ClaimOutbox(ctx, now, now.Add(time.Minute), 10)
 	if err != nil || len(got) != 2 {
 		t.Fatalf("ClaimOutbox = %v, %v; want both tokens", got, err)
 	}
-	if got, _ := s.Subscriptions.ClaimOutbox(ctx, now, time.Minute, 10); len(got) != 0 {
+	if got, _ := s.Subscriptions.ClaimOutbox(ctx, now, now.Add(time.Minute), 10); len(got) != 0 {
 		t.Errorf("second ClaimOutbox within the lease = %v, want none", got)
 	}
 	must(t, s.Subscriptions.DeferNotifications(ctx, sub1.Token, now.Add(10*time.Minute)))
-	got, _ = s.Subscriptions.ClaimOutbox(ctx, now.Add(2*time.Minute), time.Minute, 10)
+	got, _ = s.Subscriptions.ClaimOutbox(ctx, now.Add(2*time.Minute), now.Add(2*time.Minute).Add(time.Minute), 10)
 	if len(got) != 1 || got[0] != sub2.Token {
 		t.Errorf("ClaimOutbox after the lease = %v, want only the undeferred token", got)
 	}
-	if got, _ := s.Subscriptions.ClaimOutbox(ctx, now.Add(11*time.Minute), time.Minute, 10); len(got) != 2 {
+	if got, _ := s.Subscriptions.ClaimOutbox(ctx, now.Add(11*time.Minute), now.Add(11*time.Minute).Add(time.Minute), 10); len(got) != 2 {
 		t.Errorf("ClaimOutbox after the deferral = %v, want both", got)
 	}
 }
@@ -370,7 +370,7 @@ func testOutboxRotation(t *testing.T, s Stores) {
 	if len(ns) != 2 || !notificationOf(ns, serverA).Pending || !notificationOf(ns, serverB).Pending {
 		t.Fatalf("recent after rotation = %+v, want the retired queue's pending one kept beside the new one", ns)
 	}
-	must(t, s.Subscriptions.ClearNotifications(ctx, ns))
+	must(t, s.Subscriptions.ClearNotifications(ctx, sub.Token, ns))
 	if ns, _ := s.Subscriptions.RecentNotifications(ctx, sub.Token); len(ns) != 1 || ns[0].Seq != 2 {
 		t.Errorf("recent after delivery = %+v, want only the new queue's", ns)
 	}

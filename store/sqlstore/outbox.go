@@ -31,7 +31,8 @@ func (s *Subscriptions) AddNotifications(ctx context.Context, ns []ntf.Notificat
 }
 
 // addNotification makes n its queue's newest notification, pending and
-// due now, and runs the queue's rotation if it is marked.
+// due now, unless a newer one (by Seq) is stored already, and runs the
+// queue's rotation if it is marked.
 func addNotification(ctx context.Context, tx *sql.Tx, n ntf.Notification) (ntf.Accepted, error) {
 	var (
 		a        ntf.Accepted
@@ -54,7 +55,8 @@ func addNotification(ctx context.Context, tx *sql.Tx, n ntf.Notification) (ntf.A
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 0, $5)
 		ON CONFLICT (server, notifier_id) DO UPDATE SET seq = excluded.seq, received_at = excluded.received_at,
 			nonce = excluded.nonce, enc_meta = excluded.enc_meta, pending = 1, attempts = 0,
-			next_attempt_at = excluded.next_attempt_at`,
+			next_attempt_at = excluded.next_attempt_at
+		WHERE notifications.seq < excluded.seq`,
 		n.Server, n.NotifierID, token, n.Seq, received, n.Nonce[:], n.EncMeta)
 	if err != nil || rotate == 0 {
 		return a, err
@@ -133,26 +135,29 @@ func (s *Subscriptions) RecentNotifications(ctx context.Context, token ntf.Token
 }
 
 // ClearNotifications implements ntf.OutboxStore.
-func (s *Subscriptions) ClearNotifications(ctx context.Context, delivered []ntf.Notification) error {
+func (s *Subscriptions) ClearNotifications(ctx context.Context, token ntf.TokenID, delivered []ntf.Notification) error {
 	err := s.d.inTx(ctx, func(tx *sql.Tx) error {
 		for _, n := range delivered {
 			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET pending = 0, attempts = 0, next_attempt_at = NULL
 				WHERE server = $1 AND notifier_id = $2 AND seq = $3`, n.Server, n.NotifierID, n.Seq); err != nil {
 				return err
 			}
-			// A delivered notification of a queue retired meanwhile goes.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM notifications WHERE server = $1 AND notifier_id = $2 AND pending = 0
-				AND NOT EXISTS (SELECT 1 FROM subscription_queues q WHERE q.server = $1 AND q.notifier_id = $2)`,
-				n.Server, n.NotifierID); err != nil {
-				return err
-			}
 		}
-		return nil
+		return deleteRetired(ctx, tx, token)
 	})
 	if err != nil {
 		return fmt.Errorf("clear notifications: %w", err)
 	}
 	return nil
+}
+
+// deleteRetired deletes the delivered notifications of queues a rotation
+// retired (kept only until delivered).
+func deleteRetired(ctx context.Context, tx *sql.Tx, token ntf.TokenID) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM notifications WHERE token_id = $1 AND pending = 0
+		AND NOT EXISTS (SELECT 1 FROM subscription_queues q
+			WHERE q.server = notifications.server AND q.notifier_id = notifications.notifier_id)`, string(token))
+	return err
 }
 
 // DeferNotifications implements ntf.OutboxStore.
@@ -175,46 +180,32 @@ func (s *Subscriptions) DropNotifications(ctx context.Context, token ntf.TokenID
 	return nil
 }
 
-// ClaimOutbox implements ntf.OutboxStore. It reads due rows through the
-// partial index on next_attempt_at, skipping rows another instance holds
-// on PostgreSQL, and pushes them a lease into the future.
-func (s *Subscriptions) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ntf.TokenID, error) {
-	var tokens []ntf.TokenID
-	err := s.d.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT server, notifier_id, token_id FROM notifications
-			WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $1
-			ORDER BY next_attempt_at LIMIT $2`+s.d.dialect.skipLocked, now.UnixMilli(), limit)
-		if err != nil {
-			return err
-		}
-		var refs []ntf.QueueRef
-		seen := map[ntf.TokenID]bool{}
-		for rows.Next() {
-			var r ntf.QueueRef
-			var token string
-			if err := rows.Scan(&r.Server, &r.NotifierID, &token); err != nil {
-				rows.Close()
-				return err
-			}
-			refs = append(refs, r)
-			if !seen[ntf.TokenID(token)] {
-				seen[ntf.TokenID(token)] = true
-				tokens = append(tokens, ntf.TokenID(token))
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, r := range refs {
-			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET next_attempt_at = $3
-				WHERE server = $1 AND notifier_id = $2`, r.Server, r.NotifierID, now.Add(lease).UnixMilli()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+// ClaimOutbox implements ntf.OutboxStore in one statement: it picks due
+// rows through the partial index on next_attempt_at (skipping rows
+// another instance holds, on PostgreSQL) and moves them to until.
+func (s *Subscriptions) ClaimOutbox(ctx context.Context, due, until time.Time, limit int) ([]ntf.TokenID, error) {
+	rows, err := s.d.db.QueryContext(ctx, `UPDATE notifications SET next_attempt_at = $1
+		WHERE (server, notifier_id) IN (SELECT server, notifier_id FROM notifications
+			WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $2
+			ORDER BY next_attempt_at LIMIT $3`+s.d.dialect.skipLocked+`)
+		RETURNING token_id`, until.UnixMilli(), due.UnixMilli(), limit)
 	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	defer rows.Close()
+	var tokens []ntf.TokenID
+	seen := map[ntf.TokenID]bool{}
+	for rows.Next() {
+		var token string
+		if err := rows.Scan(&token); err != nil {
+			return nil, fmt.Errorf("claim outbox: %w", err)
+		}
+		if id := ntf.TokenID(token); !seen[id] {
+			seen[id] = true
+			tokens = append(tokens, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
 	return tokens, nil
