@@ -134,7 +134,7 @@ func (s *Supervisor) storeNotifications(ns []Notification, from []*smpServer) {
 	var accepted []Accepted
 	for attempt := 1; ; attempt++ {
 		var err error
-		accepted, err = s.store.AddNotifications(context.Background(), ns)
+		accepted, err = s.store.AddNotifications(context.Background(), ns, s.cfg.Now().Add(s.cfg.SweepGrace))
 		if err == nil {
 			break
 		}

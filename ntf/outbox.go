@@ -33,6 +33,9 @@ const (
 	DefaultInactiveRetry = time.Minute
 	// outboxClaimBatch is how many tokens one sweep claims at a time.
 	outboxClaimBatch = 256
+	// restartHorizon is beyond any due time the outbox sets (leases,
+	// retries, the supervisor's sweep grace): the first sweep's cutoff.
+	restartHorizon = 24 * time.Hour
 	// outboxWorkers deliver kicked tokens concurrently, so one slow
 	// store round trip does not hold up the others.
 	outboxWorkers = 8
@@ -128,9 +131,9 @@ func (o *Outbox) Kick(token TokenID) {
 // ends, then returns nil. It sweeps once at start, which delivers what a
 // crash or restart left in the outbox.
 //
-// The first sweep also takes back what a previous run had claimed and
-// not finished (due within a lease): after a crash, the outbox is
-// delivered at once rather than when the lease runs out.
+// The first sweep takes every pending notification, whatever its due
+// time: what a previous run had claimed or was pushing when it crashed
+// is delivered at once rather than when its lease runs out.
 func (o *Outbox) Run(ctx context.Context) error {
 	var workers sync.WaitGroup
 	for range outboxWorkers {
@@ -148,7 +151,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 	defer workers.Wait()
 	t := time.NewTicker(o.cfg.Sweep)
 	defer t.Stop()
-	o.sweep(ctx, o.cfg.Now().Add(o.cfg.Lease))
+	o.sweep(ctx, o.cfg.Now().Add(restartHorizon))
 	for {
 		select {
 		case <-ctx.Done():

@@ -245,13 +245,14 @@ type SubscriptionStore interface {
 // pending until a push carrying it is accepted.
 type OutboxStore interface {
 	// AddNotifications records each notification as its queue's newest
-	// (unless one with a larger Seq is stored), pending and due at once,
-	// in one transaction. A notification of a
+	// (unless one with a larger Seq is stored), pending, in one
+	// transaction. ClaimOutbox finds them from due on: the caller hands
+	// them to the outbox itself, and the sweep is the fallback. A notification of a
 	// queue marked Rotate retires the queues added before it in its
 	// subscription (they are removed and reported in Retired) and clears
 	// the mark. A notification of an unknown queue is not stored
 	// (Accepted.Found is false).
-	AddNotifications(ctx context.Context, ns []Notification) ([]Accepted, error)
+	AddNotifications(ctx context.Context, ns []Notification, due time.Time) ([]Accepted, error)
 	// RecentNotifications returns the token's notifications (one per
 	// queue), in any order.
 	RecentNotifications(ctx context.Context, token TokenID) ([]Notification, error)

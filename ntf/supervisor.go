@@ -33,6 +33,9 @@ const (
 	// enough to keep the connection full, few enough that statuses are
 	// written as the confirmations come.
 	DefaultSubscribeChunk = 10000
+	// DefaultSweepGrace keeps the outbox's sweep off notifications whose
+	// push is being made; a restart's first sweep takes them at once.
+	DefaultSweepGrace = 5 * time.Second
 	// loadPage is how many stored queues one start-up query reads.
 	loadPage = 10000
 	// eventBatch bounds the events written in one store transaction.
@@ -56,6 +59,10 @@ type SupervisorConfig struct {
 	DialTimeout            time.Duration
 	SubscribeTimeout       time.Duration
 	SubscribeChunk         int
+	// SweepGrace is how long a new notification is left to the sink
+	// before the outbox's sweep may take it too (a kick lost to a full
+	// queue, a crash); default DefaultSweepGrace.
+	SweepGrace time.Duration
 	// Now stamps received notifications; default time.Now.
 	Now func() time.Time
 }
@@ -71,6 +78,7 @@ func (c SupervisorConfig) withDefaults() SupervisorConfig {
 	def(&c.BatchWindow, DefaultBatchWindow)
 	def(&c.DialTimeout, DefaultDialTimeout)
 	def(&c.SubscribeTimeout, DefaultSubscribeTimeout)
+	def(&c.SweepGrace, DefaultSweepGrace)
 	if c.SubscribeChunk <= 0 {
 		c.SubscribeChunk = DefaultSubscribeChunk
 	}

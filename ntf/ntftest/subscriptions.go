@@ -264,7 +264,7 @@ func addNotification(t *testing.T, s Stores, ref ntf.QueueRef, seq int64) ntf.Ac
 	t.Helper()
 	n := ntf.Notification{Server: ref.Server, NotifierID: ref.NotifierID, ReceivedAt: epoch.Add(time.Duration(seq) * time.Second),
 		Nonce: [24]byte{byte(seq)}, EncMeta: []byte{1, 2, byte(seq)}, Seq: seq}
-	as, err := s.Subscriptions.AddNotifications(t.Context(), []ntf.Notification{n})
+	as, err := s.Subscriptions.AddNotifications(t.Context(), []ntf.Notification{n}, n.ReceivedAt)
 	if err != nil || len(as) != 1 {
 		t.Fatalf("AddNotifications = %v, %v", as, err)
 	}

@@ -12,11 +12,11 @@ import (
 
 // AddNotifications implements ntf.OutboxStore: one transaction for the
 // whole batch, so a burst of NMSG costs one commit (one fsync).
-func (s *Subscriptions) AddNotifications(ctx context.Context, ns []ntf.Notification) ([]ntf.Accepted, error) {
+func (s *Subscriptions) AddNotifications(ctx context.Context, ns []ntf.Notification, due time.Time) ([]ntf.Accepted, error) {
 	out := make([]ntf.Accepted, len(ns))
 	err := s.d.inTx(ctx, func(tx *sql.Tx) error {
 		for i, n := range ns {
-			a, err := addNotification(ctx, tx, n)
+			a, err := addNotification(ctx, tx, n, due)
 			if err != nil {
 				return err
 			}
@@ -31,9 +31,9 @@ func (s *Subscriptions) AddNotifications(ctx context.Context, ns []ntf.Notificat
 }
 
 // addNotification makes n its queue's newest notification, pending and
-// due now, unless a newer one (by Seq) is stored already, and runs the
+// due at due, unless a newer one (by Seq) is stored already, and runs the
 // queue's rotation if it is marked.
-func addNotification(ctx context.Context, tx *sql.Tx, n ntf.Notification) (ntf.Accepted, error) {
+func addNotification(ctx context.Context, tx *sql.Tx, n ntf.Notification, due time.Time) (ntf.Accepted, error) {
 	var (
 		a        ntf.Accepted
 		token, s string
@@ -52,12 +52,12 @@ func addNotification(ctx context.Context, tx *sql.Tx, n ntf.Notification) (ntf.A
 	received := n.ReceivedAt.UnixMilli()
 	_, err = tx.ExecContext(ctx, `INSERT INTO notifications
 		(server, notifier_id, token_id, seq, received_at, nonce, enc_meta, pending, attempts, next_attempt_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 0, $5)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 0, $8)
 		ON CONFLICT (server, notifier_id) DO UPDATE SET seq = excluded.seq, received_at = excluded.received_at,
 			nonce = excluded.nonce, enc_meta = excluded.enc_meta, pending = 1, attempts = 0,
 			next_attempt_at = excluded.next_attempt_at
 		WHERE notifications.seq < excluded.seq`,
-		n.Server, n.NotifierID, token, n.Seq, received, n.Nonce[:], n.EncMeta)
+		n.Server, n.NotifierID, token, n.Seq, received, n.Nonce[:], n.EncMeta, due.UnixMilli())
 	if err != nil || rotate == 0 {
 		return a, err
 	}
@@ -138,6 +138,9 @@ func (s *Subscriptions) RecentNotifications(ctx context.Context, token ntf.Token
 func (s *Subscriptions) ClearNotifications(ctx context.Context, token ntf.TokenID, delivered []ntf.Notification) error {
 	err := s.d.inTx(ctx, func(tx *sql.Tx) error {
 		for _, n := range delivered {
+			if !n.Pending {
+				continue // delivered before: nothing to clear
+			}
 			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET pending = 0, attempts = 0, next_attempt_at = NULL
 				WHERE server = $1 AND notifier_id = $2 AND seq = $3`, n.Server, n.NotifierID, n.Seq); err != nil {
 				return err
