@@ -1,12 +1,12 @@
-// Package ntf is the notification service's domain. This part holds push
-// tokens: an app installation registers where its pushes go (platform,
+// Package ntf is the notification service's domain: push tokens, the
+// SMP subscriptions of apps, and the durable outbox between them.
+//
+// Tokens: an app installation registers where its pushes go (platform,
 // app, device token) with an X25519 key, proves it receives them by
 // echoing a code sent in an encrypted verification push, replaces the
 // device token when the OS rotates it, asks for periodic background
 // "check messages" pushes, and learns when the provider declared the token
-// dead.
-//
-// A token moves registered -> confirmed (the provider accepted the
+// dead. A token moves registered -> confirmed (the provider accepted the
 // verification push) -> active (the code came back). A permanent token
 // error from the provider makes it invalid, with the reason. Only active
 // tokens get notification and periodic pushes.
@@ -17,11 +17,22 @@
 // (ErrUnknownToken) after the same work.
 //
 // Push results come back through a push.Router by owner (RouteResults):
-// the package owns its verification and check pushes, and handles every
-// result that declares a device token dead, whoever sent the push, by the
-// notification's Registration.
+// the package owns its verification and check pushes, the Outbox its
+// message pushes, and the Service handles every result that declares a
+// device token dead, whoever sent the push, by the notification's
+// Registration.
 //
-// The package defines the TokenStore it needs (ntftest.TestTokenStore is its
-// conformance suite) and the Pusher and Sealer it uses. It imports neither
-// net/http nor a storage driver.
+// Subscriptions: an app hands over the notifier credentials of its SMP
+// queues (Subscriptions; keys sealed with the master key). The Supervisor
+// holds one smpclient connection per SMP server, subscribes queues in
+// batches, reconnects with backoff and jitter, and keeps each queue's
+// status; END, DELD and ERR AUTH end a queue for good. Every NMSG is
+// written to the outbox first; the Outbox then pushes the token's recent
+// notifications, sealed and padded as SimpleX's apps read them
+// (MessageText, SealMessage), and clears them only when the provider
+// accepted the push.
+//
+// The package defines the stores it needs (TokenStore, SubscriptionStore;
+// ntftest holds their conformance suites) and the Pusher and Sealer it
+// uses. It imports neither net/http nor a storage driver.
 package ntf
