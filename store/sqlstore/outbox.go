@@ -1,10 +1,13 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/trystgw/tryst/ntf"
@@ -15,8 +18,8 @@ import (
 func (s *Subscriptions) AddNotifications(ctx context.Context, ns []ntf.Notification, due time.Time) ([]ntf.Accepted, error) {
 	out := make([]ntf.Accepted, len(ns))
 	err := s.d.inTx(ctx, func(tx *sql.Tx) error {
-		for i, n := range ns {
-			a, err := addNotification(ctx, tx, n, due)
+		for _, i := range lockOrder(ns) {
+			a, err := addNotification(ctx, tx, ns[i], due)
 			if err != nil {
 				return err
 			}
@@ -28,6 +31,23 @@ func (s *Subscriptions) AddNotifications(ctx context.Context, ns []ntf.Notificat
 		return nil, fmt.Errorf("add notifications: %w", err)
 	}
 	return out, nil
+}
+
+// lockOrder returns the indexes of ns sorted by primary key: every
+// transaction that writes several notification rows takes their locks in
+// this one order, so concurrent writers on PostgreSQL never deadlock.
+func lockOrder(ns []ntf.Notification) []int {
+	idx := make([]int, len(ns))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		if c := strings.Compare(ns[a].Server, ns[b].Server); c != 0 {
+			return c
+		}
+		return bytes.Compare(ns[a].NotifierID, ns[b].NotifierID)
+	})
+	return idx
 }
 
 // addNotification makes n its queue's newest notification, pending and
@@ -137,7 +157,8 @@ func (s *Subscriptions) RecentNotifications(ctx context.Context, token ntf.Token
 // ClearNotifications implements ntf.OutboxStore.
 func (s *Subscriptions) ClearNotifications(ctx context.Context, token ntf.TokenID, delivered []ntf.Notification) error {
 	err := s.d.inTx(ctx, func(tx *sql.Tx) error {
-		for _, n := range delivered {
+		for _, i := range lockOrder(delivered) {
+			n := delivered[i]
 			if !n.Pending {
 				continue // delivered before: nothing to clear
 			}
