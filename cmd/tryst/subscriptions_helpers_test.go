@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -211,14 +210,4 @@ func activeDevice(t testing.TB, s *testServer, f *pushFakes, platform, token str
 	d.register(t, s)
 	d.verify(t, s, d.open(t, f.verificationData(t, platform, token)))
 	return d
-}
-
-// decodeJSON decodes a test body.
-func decodeJSON(t testing.TB, s string) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		t.Fatalf("body %q: %v", s, err)
-	}
-	return m
 }
