@@ -154,9 +154,6 @@ func loadServeConfig(args []string, getenv func(string) string, stdout io.Writer
 	if c.services, err = parseServices(*services); err != nil {
 		return c, err
 	}
-	if err = c.subscriptions.check(); err != nil {
-		return c, err
-	}
 	return c, c.finish(*origins, *proxies, *mounts, *whenFull)
 }
 
@@ -248,6 +245,9 @@ func (c *serveConfig) finishStorage() error {
 	}
 	if c.tokenExpiry < time.Hour {
 		return errors.New("token-expiry must be at least 1h")
+	}
+	if err := c.subscriptions.check(); err != nil {
+		return err
 	}
 	dir, err := filepath.Abs(c.dataDir)
 	if err != nil {

@@ -69,7 +69,9 @@ func (s *notificationsService) Start(ctx context.Context, env *serveEnv, loops *
 
 func (s *notificationsService) Handlers(deps *handlers.Deps) {
 	deps.Tokens = s.tokens
-	deps.Subscriptions = s.subs.subs
+	if s.subs != nil {
+		deps.Subscriptions = s.subs.subs
+	}
 	deps.Limiter = s.limiter // the one limiter of serveEnv
 }
 
@@ -80,6 +82,9 @@ func (s *notificationsService) Ready() []handlers.ReadyCheck {
 // Collectors exports the notification server's figures (the push
 // metrics belong to the shared dispatcher).
 func (s *notificationsService) Collectors() []prometheus.Collector {
+	if s.subs == nil {
+		return nil
+	}
 	return []prometheus.Collector{handlers.SubscriptionCollector(s.subs)}
 }
 
