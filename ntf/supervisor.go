@@ -82,6 +82,12 @@ func (c SupervisorConfig) withDefaults() SupervisorConfig {
 	if c.SubscribeChunk <= 0 {
 		c.SubscribeChunk = DefaultSubscribeChunk
 	}
+	if c.SMP.TLSMemo == nil {
+		// Servers with Ed448 certificates are dialled with smpclient/tls13
+		// straight away once one dial found out, not after a refused
+		// crypto/tls handshake on every reconnect.
+		c.SMP.TLSMemo = smpclient.NewTLSMemo()
+	}
 	if c.MaxBackoff < c.MinBackoff {
 		c.MaxBackoff = c.MinBackoff
 	}

@@ -15,7 +15,7 @@ commands:
   serve                run the gateway
   check                check a rendezvous deployment against the contract
   smp probe            check that this gateway can reach an SMP server
-  token                play an app's side of token registration (dh-key, open-verification)
+  token                play an app's side of token registration and pushes (dh-key, open-verification, open-message)
   masterkey generate   write a new master key file
   version              print the module version, the commit and the Go version
 

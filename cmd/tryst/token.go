@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/trystgw/tryst/ntf"
 )
@@ -23,6 +24,7 @@ const tokenUsage = `usage: tryst token <command> [flags]
 commands:
   dh-key              print the app's X25519 public key (the dh_key to register)
   open-verification   open a verification push and print the code to post back
+  open-message        open a message push and print its notifications, one a line
 
 The app key is an X25519 private key in PEM (PKCS#8), as made by
   openssl genpkey -algorithm X25519 -out app.pem`
@@ -37,6 +39,8 @@ func runToken(args []string, stdout io.Writer) error {
 		return runTokenDHKey(args[1:], stdout)
 	case "open-verification":
 		return runTokenOpenVerification(args[1:], stdout)
+	case "open-message":
+		return runTokenOpenMessage(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, tokenUsage)
 		return nil
@@ -83,6 +87,38 @@ func runTokenOpenVerification(args []string, stdout io.Writer) error {
 	}
 	_, err = fmt.Fprintln(stdout, base64.RawURLEncoding.EncodeToString(code[:]))
 	return err
+}
+
+func runTokenOpenMessage(args []string, stdout io.Writer) error {
+	fs := newCommandFlags("tryst token open-message",
+		"--app-key FILE --server-key KEY --nonce NONCE --message SEALED\n\n"+
+			"Prints the push's notifications, oldest first, one a line:\n"+
+			"  <server>/<notifier_id> <received_at> <nonce> <encrypted_metadata>", stdout)
+	keyFile := fs.String("app-key", "", "the app's X25519 private key (PEM, PKCS#8)")
+	serverKey := fs.String("server-key", "", "server_dh_key from the registration answer (base64url)")
+	nonce := fs.String("nonce", "", "the push's nonce (base64url)")
+	sealed := fs.String("message", "", "the push's message field (base64url)")
+	if done, err := fs.parse(args); done || err != nil {
+		return err
+	}
+	key, err := readAppKey(*keyFile)
+	if err != nil {
+		return err
+	}
+	server, err := ntf.ParseDHKey(*serverKey)
+	if err != nil {
+		return fmt.Errorf("--server-key: %w", err)
+	}
+	text, err := ntf.OpenMessage(map[string]string{ntf.DataNonce: *nonce, ntf.DataMessage: *sealed}, [32]byte(key.Bytes()), server)
+	if err != nil {
+		return err
+	}
+	for entry := range strings.SplitSeq(string(text), ";") {
+		if _, err := fmt.Fprintln(stdout, entry); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readAppKey reads an X25519 private key from a PEM file.

@@ -182,8 +182,9 @@ func (d *DB) Kind() string { return d.dialect.name }
 func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
 
 // HoldsSealedSecrets reports whether any row holds a value sealed with
-// the master key (the server key of a token), which a new master key
-// could not open.
+// the master key, which a new master key could not open: the server key
+// of a token, and the notifier keys of its subscriptions, which cannot
+// exist without their token (the foreign keys cascade).
 func (d *DB) HoldsSealedSecrets(ctx context.Context) (bool, error) {
 	var n int
 	if err := d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM tokens WHERE id <> $1 LIMIT 1) AS sealed", decoyID).Scan(&n); err != nil {
