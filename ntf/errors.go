@@ -52,4 +52,3 @@ func (e *UnknownAppError) Error() string {
 
 // Is makes errors.Is(err, ErrUnknownApp) hold.
 func (e *UnknownAppError) Is(target error) bool { return target == ErrUnknownApp }
-
