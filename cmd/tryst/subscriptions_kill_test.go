@@ -21,7 +21,7 @@ const childArgsEnv = "TRYST_TEST_CHILD_SERVE_ARGS"
 func TestServeChildProcess(t *testing.T) {
 	raw := os.Getenv(childArgsEnv)
 	if raw == "" {
-		t.Skip("helper process of the kill tests; runs only when started by them")
+		return // only meaningful as the kill tests' child process
 	}
 	var args []string
 	if err := json.Unmarshal([]byte(raw), &args); err != nil {
