@@ -3,6 +3,7 @@ package ntf
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trystgw/tryst/smpclient"
@@ -27,6 +28,12 @@ type smpServer struct {
 	wakeC chan struct{} // capacity 1: something to do
 	stopC chan struct{} // closed to stop
 	once  sync.Once
+	// ended is closed when the server's goroutine has returned (its
+	// connection closed).
+	ended chan struct{}
+	// dropped: the instance gave the server up (Supervisor.Drop); its
+	// queues' statuses are the next owner's to write.
+	dropped atomic.Bool
 }
 
 // heldQueue is one queue of a server. It costs a key and a few words.
@@ -39,7 +46,7 @@ type heldQueue struct {
 
 func newSMPServer(text string, addr smpclient.ServerAddress) *smpServer {
 	return &smpServer{text: text, addr: addr, queues: map[string]*heldQueue{},
-		wakeC: make(chan struct{}, 1), stopC: make(chan struct{})}
+		wakeC: make(chan struct{}, 1), stopC: make(chan struct{}), ended: make(chan struct{})}
 }
 
 // add adds a queue (or replaces its key) and lists it for NSUB.
@@ -224,10 +231,23 @@ func (s *Supervisor) hold(srv *smpServer, c *smpclient.Client) {
 			s.events.push(event{srv: srv, gen: gen, ev: ev})
 		}
 	}()
+	// A stop closes the connection at once, even while status writes of
+	// this connection still wait for the database: an instance giving up
+	// a server must be off it before its lease ends.
+	go func() {
+		select {
+		case <-srv.stopC:
+			c.Close()
+		case <-c.Done():
+		}
+	}()
 	defer func() {
 		c.Close()
 		<-drained
 		srv.disconnected(gen)
+		if srv.dropped.Load() {
+			return
+		}
 		if err := s.store.DeactivateServer(context.Background(), srv.text); err != nil {
 			s.log.Error("recording queues inactive", "server", srv.text, "err", err)
 		}

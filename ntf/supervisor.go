@@ -53,7 +53,10 @@ type SupervisorConfig struct {
 	// Owns restricts the supervisor to the servers it owns (by their
 	// ServerText); nil owns every server. Queues of other servers are
 	// neither loaded nor subscribed.
-	Owns                   func(server string) bool
+	Owns func(server string) bool
+	// LoadOnAcquire skips loading every stored queue at start: an
+	// Ownership loads each server's queues when it acquires the server.
+	LoadOnAcquire          bool
 	MinBackoff, MaxBackoff time.Duration
 	BatchWindow            time.Duration
 	DialTimeout            time.Duration
@@ -164,7 +167,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		s.start(srv) // watched before Run
 	}
 	s.mu.Unlock()
-	err := s.load(ctx)
+	var err error
+	if !s.cfg.LoadOnAcquire {
+		err = s.load(ctx)
+	}
 	if err == nil {
 		s.mu.Lock()
 		s.loaded = true
@@ -248,7 +254,11 @@ func (s *Supervisor) openQueue(q Queue) (WatchedQueue, bool) {
 // Watch implements Watcher: the queues join their servers' sets and are
 // subscribed in the next batch. Queues of servers the supervisor does
 // not own are ignored.
-func (s *Supervisor) Watch(qs []WatchedQueue) {
+func (s *Supervisor) Watch(qs []WatchedQueue) { s.watch(qs, false) }
+
+// watch adds the owned queues of qs; with adopt, queues watched already
+// are left as they are.
+func (s *Supervisor) watch(qs []WatchedQueue, adopt bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	touched := map[*smpServer]bool{}
@@ -257,6 +267,9 @@ func (s *Supervisor) Watch(qs []WatchedQueue) {
 			continue
 		}
 		srv := s.servers[q.Ref.Server]
+		if adopt && srv != nil && srv.watches(q.Ref.NotifierID) {
+			continue
+		}
 		if srv == nil {
 			srv = newSMPServer(q.Ref.Server, q.Addr)
 			s.servers[q.Ref.Server] = srv
@@ -288,7 +301,10 @@ func (s *Supervisor) Forget(refs []QueueRef) {
 // start runs srv's connection goroutine. Callers hold s.mu.
 func (s *Supervisor) start(srv *smpServer) {
 	srv.started = true
-	s.wg.Go(func() { s.serve(srv) })
+	s.wg.Go(func() {
+		defer close(srv.ended)
+		s.serve(srv)
+	})
 }
 
 // stopServers makes every server goroutine close its connection and end.
@@ -311,7 +327,9 @@ func (s *Supervisor) retire(srv *smpServer) bool {
 	if srv.size() > 0 {
 		return false
 	}
-	delete(s.servers, srv.text)
+	if s.servers[srv.text] == srv {
+		delete(s.servers, srv.text)
+	}
 	srv.started = false
 	return true
 }

@@ -56,14 +56,14 @@ func (s *notificationsService) Start(ctx context.Context, env *serveEnv, loops *
 	}
 	checks := ntf.NewScheduler(db.Tokens(), dispatcher, env.logger, ntf.SchedulerConfig{Tick: env.cfg.checkTick, ExpireAfter: env.cfg.tokenExpiry})
 	loops.Go("periodic checks", checks.Run)
-	if s.subs, err = newSubscriptionService(env.cfg.subscriptions, env.logger, db, s.tokens, key, dispatcher); err != nil {
+	if s.subs, err = newSubscriptionService(ctx, env.cfg.subscriptions, env.logger, db, s.tokens, key, dispatcher); err != nil {
 		return err
 	}
 	if err := s.subs.outbox.RouteResults(router); err != nil {
 		return err
 	}
 	loops.Go("outbox", s.subs.outbox.Run)
-	loops.Go("smp supervisor", s.subs.supervisor.Run)
+	loops.Go("smp supervisor", s.subs.run)
 	return nil
 }
 
@@ -85,7 +85,11 @@ func (s *notificationsService) Collectors() []prometheus.Collector {
 	if s.subs == nil {
 		return nil
 	}
-	return []prometheus.Collector{handlers.SubscriptionCollector(s.subs)}
+	cs := []prometheus.Collector{handlers.SubscriptionCollector(s.subs)}
+	if s.subs.ownership != nil {
+		cs = append(cs, handlers.OwnershipCollector(s.subs.ownership))
+	}
+	return cs
 }
 
 // Stop has nothing to release: the scheduler stopped with the service's

@@ -90,6 +90,8 @@ type Stats struct {
 type queue struct {
 	key smpclient.PublicKey
 	sub *conn // guarded by Server.mu; connection holding the subscription
+	// nsubs counts the NSUBs that subscribed the queue.
+	nsubs int // guarded by Server.mu
 }
 
 // Server is a fake SMP server. Its methods are safe for concurrent use.
@@ -114,6 +116,9 @@ type Server struct {
 	stalled chan struct{} // guarded by stallMu; non-nil while stalled, closed on Resume
 
 	nsub, confirmed, authErrs, pings, nconns, blocks atomic.Int64
+	// overlaps counts NSUBs that took a queue from another live
+	// connection (the old one gets END).
+	overlaps atomic.Int64
 
 	wg sync.WaitGroup
 }
@@ -236,6 +241,35 @@ func (s *Server) Subscribed(notifierID []byte) bool {
 	defer s.mu.Unlock()
 	q := s.queues[string(notifierID)]
 	return q != nil && q.sub != nil
+}
+
+// NSUBCount returns how many NSUBs subscribed the queue (counting
+// repeats on the same connection).
+func (s *Server) NSUBCount(notifierID []byte) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q := s.queues[string(notifierID)]; q != nil {
+		return q.nsubs
+	}
+	return 0
+}
+
+// Overlaps returns how many NSUBs took a queue's subscription from
+// another connection that still held it: with one subscriber per queue
+// (one gateway instance per server) it stays 0.
+func (s *Server) Overlaps() int64 { return s.overlaps.Load() }
+
+// SubscribedQueues returns how many queues some connection holds.
+func (s *Server) SubscribedQueues() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, q := range s.queues {
+		if q.sub != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // errNoSubscriber is returned by event senders when no connection is subscribed.
@@ -730,8 +764,10 @@ func (c *conn) nsub(tr smpclient.Transmission) smpclient.Message {
 	s.mu.Lock()
 	old := q.sub
 	q.sub = c
+	q.nsubs++
 	s.mu.Unlock()
 	if old != nil && old != c {
+		s.overlaps.Add(1)
 		// Takeover: the old connection gets END (the reference batches it).
 		t, _ := appendTransmission(nil, nil, tr.EntityID, smpclient.END{}, old.version)
 		s.wg.Go(func() { old.sendTransmissions([][]byte{t}) })
