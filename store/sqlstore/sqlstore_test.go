@@ -218,3 +218,23 @@ func TestSubscriptionStore(t *testing.T) {
 		})
 	}
 }
+
+// TestLeaseStore runs the lease conformance suite on PostgreSQL, the one
+// backend where instances share servers.
+func TestLeaseStore(t *testing.T) {
+	ntftest.TestLeaseStore(t, func(t *testing.T) ntftest.LeaseStores {
+		db := open(t, sqlstoretest.PostgresURL(t))
+		leases, err := db.Leases(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ntftest.LeaseStores{Stores: ntftest.Stores{Tokens: db.Tokens(), Subscriptions: db.Subscriptions()}, Leases: leases}
+	})
+}
+
+// TestLeasesNeedPostgres: SQLite has no leases to offer.
+func TestLeasesNeedPostgres(t *testing.T) {
+	if _, err := open(t, sqlstoretest.SQLiteURL(t)).Leases(t.Context()); err == nil {
+		t.Error("Leases on SQLite = nil error, want a refusal")
+	}
+}
