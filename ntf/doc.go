@@ -32,7 +32,14 @@
 // (MessageText, SealMessage), and clears them only when the provider
 // accepted the push.
 //
-// The package defines the stores it needs (TokenStore, SubscriptionStore;
+// When several instances share one database, Ownership divides the SMP
+// servers among them through leases (LeaseStore): each server's
+// subscriptions are held by one instance at a time, an instance that
+// cannot renew lets go before its lease can end, and a dead instance's
+// servers are taken over when its leases expire.
+//
+// The package defines the stores it needs (TokenStore, SubscriptionStore,
+// LeaseStore;
 // ntftest holds their conformance suites) and the Pusher and Sealer it
 // uses. It imports neither net/http nor a storage driver.
 package ntf
