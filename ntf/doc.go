@@ -39,7 +39,6 @@
 // servers are taken over when its leases expire.
 //
 // The package defines the stores it needs (TokenStore, SubscriptionStore,
-// LeaseStore;
-// ntftest holds their conformance suites) and the Pusher and Sealer it
-// uses. It imports neither net/http nor a storage driver.
+// LeaseStore; ntftest holds their conformance suites) and the Pusher and
+// Sealer it uses. It imports neither net/http nor a storage driver.
 package ntf
