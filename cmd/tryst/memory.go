@@ -8,46 +8,82 @@ import (
 )
 
 // Returning memory after a burst. Go's background scavenger gives freed
-// heap back to the OS slowly (minutes after 10,000 long-polls ended, the
-// process still held ~450 MB RSS for 17 MB of live heap). releaseIdleMemory
-// looks every interval at how much memory the runtime holds without using
-// it and, when that is both large and several times the live heap, returns
-// it at once. A quiet gateway pays one metrics read per interval; the
-// forced collection happens only after a burst.
+// heap back to the OS slowly, and only after a garbage collection has
+// found it free; a gateway that goes quiet after 10,000 long-polls
+// allocates too little to collect for minutes, so it kept ~450 MB RSS for
+// 17 MB of live heap. releaseIdleMemory looks every interval at the
+// runtime's memory and collects and returns it at once (FreeOSMemory) when
+// a burst is over: the process is idle (no collection ran during the whole
+// interval), its goroutines are back near their number after the last
+// release (or at start), and it still holds at least twice the memory it
+// held then. Under load collections run all the time, and while
+// long-polls wait their goroutines are many, so the loop does nothing; a
+// quiet gateway pays one metrics read per interval.
 const (
-	// memoryCheckInterval is how often the idle memory is looked at.
+	// memoryCheckInterval is how often the memory is looked at.
 	memoryCheckInterval = 10 * time.Second
-	// idleMemoryFloor is the idle memory below which nothing is done: the
-	// runtime keeps some to avoid asking the OS again at once.
+	// idleMemoryFloor is the mapped memory below which nothing is done:
+	// the runtime keeps some to avoid asking the OS again at once.
 	idleMemoryFloor = 64 << 20
-	// idleToLiveRatio is how many times the live heap the idle memory must
-	// be before it is released.
-	idleToLiveRatio = 2
+	// growthRatio is how many times its size after the last release the
+	// mapped memory must be before it is released again, and how many
+	// times their number then (plus goroutineSlack) the goroutines may be.
+	growthRatio    = 2
+	goroutineSlack = 100
 )
 
-// idleMemory returns the heap memory that is free and still mapped (what
-// the scavenger would give back) and the live heap after the last GC.
-func idleMemory(samples []metrics.Sample) (idle, live uint64) {
-	metrics.Read(samples)
-	value := func(i int) uint64 {
-		if samples[i].Value.Kind() != metrics.KindUint64 {
+// memorySample is what releaseIdleMemory reads of the runtime.
+type memorySample struct {
+	mapped     uint64 // memory mapped from the OS and not returned
+	cycles     uint64 // collections so far
+	goroutines uint64
+}
+
+// memoryReader reads memory samples with reused buffers.
+type memoryReader []metrics.Sample
+
+func newMemoryReader() memoryReader {
+	return memoryReader{
+		{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/sched/goroutines:goroutines"},
+	}
+}
+
+func (r memoryReader) read() memorySample {
+	metrics.Read(r)
+	v := func(i int) uint64 {
+		if r[i].Value.Kind() != metrics.KindUint64 {
 			return 0
 		}
-		return samples[i].Value.Uint64()
+		return r[i].Value.Uint64()
 	}
-	return value(0), value(1)
+	return memorySample{mapped: v(0) - min(v(1), v(0)), cycles: v(2), goroutines: v(3)}
 }
 
-// shouldRelease is the rule: idle memory over the floor and over
-// idleToLiveRatio times the live heap.
-func shouldRelease(idle, live uint64) bool {
-	return idle >= idleMemoryFloor && idle >= idleToLiveRatio*live
+// shouldRelease is the rule, given the previous sample and the one after
+// the last release.
+func shouldRelease(m, prev, baseline memorySample) bool {
+	idle := m.cycles == prev.cycles
+	burstOver := m.goroutines <= growthRatio*baseline.goroutines+goroutineSlack
+	return idle && burstOver && m.mapped >= idleMemoryFloor && m.mapped >= growthRatio*baseline.mapped
 }
 
-// releaseIdleMemory runs until ctx ends, returning idle memory to the OS
-// after bursts. It reports each release through released, when not nil.
-func releaseIdleMemory(ctx context.Context, interval time.Duration, released func(idle uint64)) error {
-	samples := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}, {Name: "/gc/heap/live:bytes"}}
+// memoryReleaser returns memory to the OS after bursts.
+type memoryReleaser struct {
+	reader   memoryReader
+	baseline memorySample // after the last release, or at start
+}
+
+// newMemoryReleaser takes the process as it is now as its baseline.
+func newMemoryReleaser() *memoryReleaser {
+	r := newMemoryReader()
+	return &memoryReleaser{reader: r, baseline: r.read()}
+}
+
+// run checks every interval until ctx ends. It reports each release
+// through released, when not nil.
+func (m *memoryReleaser) run(ctx context.Context, interval time.Duration, released func(mapped uint64)) error {
+	prev := m.baseline
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -56,11 +92,15 @@ func releaseIdleMemory(ctx context.Context, interval time.Duration, released fun
 			return nil
 		case <-tick.C:
 		}
-		if idle, live := idleMemory(samples); shouldRelease(idle, live) {
+		now := m.reader.read()
+		if shouldRelease(now, prev, m.baseline) {
 			debug.FreeOSMemory()
 			if released != nil {
-				released(idle)
+				released(now.mapped)
 			}
+			now = m.reader.read() // the collection FreeOSMemory ran is not activity
+			m.baseline = now
 		}
+		prev = now
 	}
 }

@@ -3,65 +3,76 @@ package main
 import (
 	"context"
 	"runtime"
-	"runtime/metrics"
+	"runtime/debug"
+	"sync"
 	"testing"
 	"time"
 )
 
 func TestShouldRelease(t *testing.T) {
+	const mib = 1 << 20
+	start := memorySample{mapped: 30 * mib, goroutines: 20}
 	for _, tt := range []struct {
-		idle, live uint64
-		want       bool
+		name     string
+		m, prev  memorySample
+		baseline memorySample
+		want     bool
 	}{
-		{0, 0, false},
-		{idleMemoryFloor - 1, 0, false},
-		{idleMemoryFloor, 0, true},
-		{idleMemoryFloor, idleMemoryFloor, false},
-		{400 << 20, 17 << 20, true},
-		{400 << 20, 300 << 20, false},
+		{"small process", memorySample{mapped: 20 * mib, cycles: 7, goroutines: 20}, memorySample{cycles: 7}, memorySample{mapped: 5 * mib, goroutines: 20}, false},
+		{"quiet after a burst", memorySample{mapped: 467 * mib, cycles: 7, goroutines: 25}, memorySample{cycles: 7}, start, true},
+		{"busy: collections ran", memorySample{mapped: 467 * mib, cycles: 9, goroutines: 25}, memorySample{cycles: 7}, start, false},
+		{"long-polls still waiting", memorySample{mapped: 467 * mib, cycles: 7, goroutines: 10_020}, memorySample{cycles: 7}, start, false},
+		{"quiet at its usual size", memorySample{mapped: 467 * mib, cycles: 7, goroutines: 25}, memorySample{cycles: 7}, memorySample{mapped: 400 * mib, goroutines: 20}, false},
 	} {
-		if got := shouldRelease(tt.idle, tt.live); got != tt.want {
-			t.Errorf("shouldRelease(%d, %d) = %v, want %v", tt.idle, tt.live, got, tt.want)
+		if got := shouldRelease(tt.m, tt.prev, tt.baseline); got != tt.want {
+			t.Errorf("%s: shouldRelease = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
 
-// TestReleaseIdleMemoryAfterBurst frees a large allocation and checks that
-// the loop hands the freed heap back to the OS within a few intervals.
+// TestReleaseIdleMemoryAfterBurst parks 2,000 goroutines holding 128 KiB
+// each, lets them end, and checks that the releaser returns the memory to
+// the OS within a few quiet intervals, with no collection of the test's to
+// help it.
 func TestReleaseIdleMemoryAfterBurst(t *testing.T) {
-	burst := make([][]byte, 256)
-	for i := range burst {
-		burst[i] = make([]byte, 1<<20)
-	}
-	runtime.KeepAlive(burst)
-	burst = nil
-	runtime.GC() // the 256 MiB are free now, mostly not yet returned
-	releasedBytes := make(chan uint64, 1)
+	debug.FreeOSMemory() // start from what the process needs, not from an earlier test's garbage
+	releaser := newMemoryReleaser()
+	released := make(chan uint64, 1)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		done <- releaseIdleMemory(ctx, 10*time.Millisecond, func(idle uint64) {
+		done <- releaser.run(ctx, 100*time.Millisecond, func(mapped uint64) {
 			select {
-			case releasedBytes <- idle:
+			case released <- mapped:
 			default:
 			}
 		})
 	}()
+	var ready, wg sync.WaitGroup
+	end := make(chan struct{})
+	for range 2000 {
+		ready.Add(1)
+		wg.Go(func() {
+			buf := make([]byte, 128<<10)
+			ready.Done()
+			<-end
+			runtime.KeepAlive(buf)
+		})
+	}
+	ready.Wait()
+	before := newMemoryReader().read().mapped
+	close(end)
+	wg.Wait()
 	select {
-	case idle := <-releasedBytes:
-		if idle < idleMemoryFloor {
-			t.Errorf("released at %d idle bytes, below the floor", idle)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no release within 5s of freeing 256 MiB")
+	case <-released:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no release within 10s of the burst's end")
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	s := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}}
-	metrics.Read(s)
-	if free := s[0].Value.Uint64(); free >= idleMemoryFloor {
-		t.Errorf("%d bytes of free heap still mapped after the release", free)
+	if after := newMemoryReader().read().mapped; after+128<<20 > before {
+		t.Errorf("mapped memory %d MiB at the burst's height, %d MiB after the release: want 128 MiB or more returned", before>>20, after>>20)
 	}
 }

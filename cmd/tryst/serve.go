@@ -74,9 +74,10 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, services [
 	defer stopMetrics()
 	sup := newSupervisor(context.WithoutCancel(ctx))
 	process := sup.Group("process")
+	releaser := newMemoryReleaser()
 	process.Go("memory release", func(ctx context.Context) error {
-		return releaseIdleMemory(ctx, memoryCheckInterval, func(idle uint64) {
-			logger.Debug("returned idle memory to the OS", "idle_mib", idle>>20)
+		return releaser.run(ctx, memoryCheckInterval, func(mapped uint64) {
+			logger.Debug("returned idle memory to the OS", "mapped_mib", mapped>>20)
 		})
 	})
 	running, err := startServices(ctx, env, sup, services)
