@@ -65,23 +65,15 @@ func runTokenDHKey(args []string, stdout io.Writer) error {
 func runTokenOpenVerification(args []string, stdout io.Writer) error {
 	fs := newCommandFlags("tryst token open-verification",
 		"--app-key FILE --server-key KEY --nonce NONCE --verification SEALED", stdout)
-	keyFile := fs.String("app-key", "", "the app's X25519 private key (PEM, PKCS#8)")
-	serverKey := fs.String("server-key", "", "server_dh_key from the registration answer (base64url)")
-	nonce := fs.String("nonce", "", "the push's nonce (base64url)")
-	sealed := fs.String("verification", "", "the push's verification field (base64url)")
+	p := addPushFlags(fs, ntf.DataVerification)
 	if done, err := fs.parse(args); done || err != nil {
 		return err
 	}
-	key, err := readAppKey(*keyFile)
+	appKey, serverKey, err := p.keys()
 	if err != nil {
 		return err
 	}
-	server, err := ntf.ParseDHKey(*serverKey)
-	if err != nil {
-		return fmt.Errorf("--server-key: %w", err)
-	}
-	code, err := ntf.OpenVerification(map[string]string{ntf.DataNonce: *nonce, ntf.DataVerification: *sealed},
-		[32]byte(key.Bytes()), server)
+	code, err := ntf.OpenVerification(p.data(), appKey, serverKey)
 	if err != nil {
 		return err
 	}
@@ -94,22 +86,15 @@ func runTokenOpenMessage(args []string, stdout io.Writer) error {
 		"--app-key FILE --server-key KEY --nonce NONCE --message SEALED\n\n"+
 			"Prints the push's notifications, oldest first, one a line:\n"+
 			"  <server>/<notifier_id> <received_at> <nonce> <encrypted_metadata>", stdout)
-	keyFile := fs.String("app-key", "", "the app's X25519 private key (PEM, PKCS#8)")
-	serverKey := fs.String("server-key", "", "server_dh_key from the registration answer (base64url)")
-	nonce := fs.String("nonce", "", "the push's nonce (base64url)")
-	sealed := fs.String("message", "", "the push's message field (base64url)")
+	p := addPushFlags(fs, ntf.DataMessage)
 	if done, err := fs.parse(args); done || err != nil {
 		return err
 	}
-	key, err := readAppKey(*keyFile)
+	appKey, serverKey, err := p.keys()
 	if err != nil {
 		return err
 	}
-	server, err := ntf.ParseDHKey(*serverKey)
-	if err != nil {
-		return fmt.Errorf("--server-key: %w", err)
-	}
-	text, err := ntf.OpenMessage(map[string]string{ntf.DataNonce: *nonce, ntf.DataMessage: *sealed}, [32]byte(key.Bytes()), server)
+	text, err := ntf.OpenMessage(p.data(), appKey, serverKey)
 	if err != nil {
 		return err
 	}
@@ -119,6 +104,43 @@ func runTokenOpenMessage(args []string, stdout io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// pushFlags are what opening a push takes: the app's key file, the
+// token's server key, and the push's nonce and sealed field.
+type pushFlags struct {
+	keyFile, serverKey, nonce, sealed *string
+	field                             string
+}
+
+// addPushFlags registers the flags; field names the sealed data key
+// (verification or message), which is also the flag's name.
+func addPushFlags(fs *commandFlags, field string) *pushFlags {
+	return &pushFlags{
+		keyFile:   fs.String("app-key", "", "the app's X25519 private key (PEM, PKCS#8)"),
+		serverKey: fs.String("server-key", "", "server_dh_key from the registration answer (base64url)"),
+		nonce:     fs.String("nonce", "", "the push's nonce (base64url)"),
+		sealed:    fs.String(field, "", "the push's "+field+" field (base64url)"),
+		field:     field,
+	}
+}
+
+// keys reads the app's private key and parses the server's public key.
+func (p *pushFlags) keys() ([32]byte, ntf.DHKey, error) {
+	key, err := readAppKey(*p.keyFile)
+	if err != nil {
+		return [32]byte{}, ntf.DHKey{}, err
+	}
+	server, err := ntf.ParseDHKey(*p.serverKey)
+	if err != nil {
+		return [32]byte{}, ntf.DHKey{}, fmt.Errorf("--server-key: %w", err)
+	}
+	return [32]byte(key.Bytes()), server, nil
+}
+
+// data is the push's custom data as the app receives it.
+func (p *pushFlags) data() map[string]string {
+	return map[string]string{ntf.DataNonce: *p.nonce, p.field: *p.sealed}
 }
 
 // readAppKey reads an X25519 private key from a PEM file.
