@@ -48,7 +48,7 @@ lint: vet
 # since building their 10,000-member groups dominates a timed run (the DS
 # ones run on SQLite, and on PostgreSQL when TRYST_TEST_POSTGRES_URL is set).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v -e '/mls$$' -e '/ds$$')
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $$($(GO) list ./... | grep -v -e '/mls$$' -e '/ds$$')
 	$(GO) test -run '^$$' -bench 'BenchmarkCommit' -benchtime 50x -timeout 30m ./ds
 	$(GO) test -run '^$$' -bench 'BenchmarkAppMessage|BenchmarkQueueFetchAck' -benchtime 2000x -timeout 30m ./ds
 	$(GO) test -run '^$$' -bench 'BenchmarkFanOutLatency' -benchtime 200x -timeout 30m ./ds
