@@ -241,7 +241,11 @@ func (s *Supervisor) hold(srv *smpServer, c *smpclient.Client) {
 		case <-c.Done():
 		}
 	}()
+	// Status writes of a batch may still run while the next batch is on
+	// the wire; they end before the connection's end is recorded.
+	var recording sync.WaitGroup
 	defer func() {
+		recording.Wait()
 		c.Close()
 		<-drained
 		srv.disconnected(gen)
@@ -253,7 +257,7 @@ func (s *Supervisor) hold(srv *smpServer, c *smpclient.Client) {
 		}
 	}()
 	for {
-		s.subscribe(srv, c, gen)
+		s.subscribe(srv, c, gen, &recording)
 		select {
 		case <-c.Done():
 			s.log.Warn("smp connection lost", "server", srv.text, "err", c.Err())
@@ -283,11 +287,12 @@ func (s *Supervisor) gather(srv *smpServer, c *smpclient.Client) {
 // subscribe sends NSUB for the queues waiting, in chunks, and records
 // the results.
 // The results of a chunk are recorded while the next chunk is on the
-// wire, so the store's writes do not hold the connection idle.
-func (s *Supervisor) subscribe(srv *smpServer, c *smpclient.Client, gen uint64) {
+// wire, so the store's writes do not hold the connection idle; the last
+// chunk's are still being recorded when subscribe returns, so queues
+// arriving page by page (a takeover's load) overlap the same way.
+// recording holds the one chunk's writes in flight.
+func (s *Supervisor) subscribe(srv *smpServer, c *smpclient.Client, gen uint64, recording *sync.WaitGroup) {
 	todo := srv.takeTodo()
-	var recording sync.WaitGroup
-	defer recording.Wait()
 	for len(todo) > 0 {
 		n := min(len(todo), s.cfg.SubscribeChunk)
 		ctx, cancel := stopContext(srv.stopC, s.cfg.SubscribeTimeout)

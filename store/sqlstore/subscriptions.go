@@ -303,7 +303,10 @@ func (s *Subscriptions) SetQueueStatus(ctx context.Context, server string, ids [
 	}
 	for chunk := range chunks(ids, 500) {
 		args := []any{string(status), errText, server}
+		// Rows that have the status already are not written again: a
+		// takeover re-confirms queues recorded active by the last owner.
 		q := `UPDATE subscription_queues SET status = $1, error = $2 WHERE server = $3` + guard +
+			` AND (status <> $1 OR error <> $2)` +
 			` AND notifier_id IN (` + placeholders(len(args)+1, len(chunk)) + `)`
 		for _, id := range chunk {
 			args = append(args, id)
