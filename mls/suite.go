@@ -234,8 +234,9 @@ func (p *suiteParams) curve() elliptic.Curve {
 	return nil
 }
 
-// SigningKey is a signature private key of a cipher suite. A DS never signs;
-// this exists for tests, benchmarks and tools that build messages.
+// SigningKey is a signature private key of a cipher suite: a DS signs
+// with one only as an external sender (proposals it issues itself); tests,
+// benchmarks and tools build messages with them.
 type SigningKey struct {
 	suite CipherSuite
 	ed    ed25519.PrivateKey
