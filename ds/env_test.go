@@ -29,6 +29,12 @@ func newInstance(t testing.TB, url string) *instance {
 // newInstanceWith is newInstance with the queue notifier given.
 func newInstanceWith(t testing.TB, url string, n qs.Notifier) *instance {
 	t.Helper()
+	return newInstanceConfig(t, url, n, ds.Config{})
+}
+
+// newInstanceConfig is newInstanceWith with the DS's configuration.
+func newInstanceConfig(t testing.TB, url string, n qs.Notifier, cfg ds.Config) *instance {
+	t.Helper()
 	db, err := sqlstore.Open(t.Context(), url)
 	if err != nil {
 		t.Fatalf("Open = %v", err)
@@ -36,7 +42,7 @@ func newInstanceWith(t testing.TB, url string, n qs.Notifier) *instance {
 	t.Cleanup(func() { db.Close() })
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	q := qs.NewService(db.Queues(), n, nil, nil, logger, qs.Config{})
-	return &instance{db: db, queues: q, ds: ds.NewService(db.Groups(), q, logger, ds.Config{})}
+	return &instance{db: db, queues: q, ds: ds.NewService(db.Groups(), q, logger, cfg)}
 }
 
 func newSQLite(t testing.TB) *instance { return newInstance(t, sqlstoretest.SQLiteURL(t)) }

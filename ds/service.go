@@ -75,6 +75,10 @@ func NewService(store Store, queues Queues, logger *slog.Logger, cfg Config) *Se
 		cache: map[string]*groupState{}}
 }
 
+// Sender returns the keys the DS signs its proposals with, nil if it
+// issues none.
+func (s *Service) Sender() *SenderKeys { return s.cfg.Sender }
+
 // groupState is a group's state as the service works on it.
 type groupState struct {
 	version   uint64
