@@ -134,8 +134,15 @@ func groupID() []byte {
 // newGroup creates a group of alice and the others, each joined.
 func (in *instance) newGroup(t testing.TB, alice *dstest.Client, others ...*dstest.Client) []byte {
 	t.Helper()
+	return in.newGroupWith(t, nil, alice, others...)
+}
+
+// newGroupWith is newGroup for a group created with GroupContext
+// extensions exts.
+func (in *instance) newGroupWith(t testing.TB, exts []mls.Extension, alice *dstest.Client, others ...*dstest.Client) []byte {
+	t.Helper()
 	gid := groupID()
-	in.mustOK(t, alice.CreateGroup(t, gid))
+	in.mustOK(t, alice.CreateGroupWith(t, gid, exts))
 	if len(others) == 0 {
 		return gid
 	}

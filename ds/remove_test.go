@@ -35,20 +35,6 @@ func externalSenders(t *testing.T, in *instance) []mls.Extension {
 	return []mls.Extension{{Type: mls.ExtensionExternalSenders, Data: mls.EncodeExternalSenders([]mls.ExternalSender{es})}}
 }
 
-// newGroupWith is newGroup for a group created with exts.
-func (in *instance) newGroupWith(t *testing.T, exts []mls.Extension, alice *dstest.Client, others ...*dstest.Client) []byte {
-	t.Helper()
-	gid := groupID()
-	in.mustOK(t, alice.CreateGroupWith(t, gid, exts))
-	p := alice.AddCommit(t, others...)
-	in.mustOK(t, p.Request)
-	alice.Accepted(t, p)
-	for _, o := range others {
-		in.join(t, o, gid)
-	}
-	return gid
-}
-
 func (in *instance) deleteQueue(t *testing.T, c *dstest.Client) {
 	t.Helper()
 	if err := in.queues.Delete(t.Context(), qs.Credentials{ID: string(c.Queue), Secret: string(c.QueueSecret)}); err != nil {
