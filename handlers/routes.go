@@ -160,4 +160,5 @@ func addDeliveryRoutes(r chi.Router, cfg Config, deps Deps, m *metrics, polls *r
 	r.Method(http.MethodPost, "/v1/queues", newLimits(cfg, deps, m).wrap("queue_create", cfg.QueueCreateRate, qh.create()))
 	r.Method(http.MethodGet, "/v1/queues/{id}/messages", qh.fetch())
 	r.Method(http.MethodDelete, "/v1/queues/{id}/messages", qh.ack())
+	r.Method(http.MethodDelete, "/v1/queues/{id}", qh.remove())
 }
