@@ -27,6 +27,24 @@ type QueueMessages struct {
 	Messages []QueueMessage `json:"messages"`
 }
 
+// ExternalSender is the DS's entry for groups of one cipher suite: the
+// RFC 9420 ExternalSender (TLS encoding; base64, standard alphabet) a
+// group lists in its external_senders extension to let the DS propose
+// removals, and the signature key it holds.
+type ExternalSender struct {
+	CipherSuite    uint16 `json:"cipher_suite"`
+	SignatureKey   []byte `json:"signature_key"`
+	ExternalSender []byte `json:"external_sender"`
+}
+
+// ExternalSenders answers GET /v1/ds/external-senders: the DS's entry
+// for every cipher suite it serves, all with the basic credential
+// Identity.
+type ExternalSenders struct {
+	Identity        string           `json:"identity"`
+	ExternalSenders []ExternalSender `json:"external_senders"`
+}
+
 // Error codes of the delivery API. Part of the contract: documented in
 // openapi.yaml and docs/ds.md.
 const (

@@ -156,7 +156,8 @@ func commitOutcome(st *groupState, snd sender, sc *mls.StagedCommit, req *SendCo
 		c.Deliveries = append(c.Deliveries, Delivery{Queues: memberQueues(added), Data: req.Welcome.Marshal()})
 	}
 	apply := func(st *groupState) {
-		st.pg.Merge(sc) // cannot fail: staged from this state under the group's lock
+		st.pg.Merge(sc)    // cannot fail: staged from this state under the group's lock
+		clear(st.removing) // the epoch's proposals are gone
 		for _, l := range removed {
 			st.deleteMember(l)
 		}

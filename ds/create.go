@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -86,7 +86,8 @@ func (s *Service) storeNewGroup(ctx context.Context, pg *mls.PublicGroup, m *Mes
 		}
 		return outcome{}, err
 	}
-	st := &groupState{version: g.Version, pg: pg, members: map[uint32]Member{}, kpRefs: map[string]uint32{}, groupInfo: g.GroupInfo}
+	st := &groupState{version: g.Version, pg: pg, members: map[uint32]Member{}, kpRefs: map[string]uint32{}, groupInfo: g.GroupInfo,
+		removing: map[uint32]bool{}}
 	st.setMember(creator)
 	s.remember(g.ID, st)
 	return outcome{resp: Response{Code: CodeOK, Epoch: pg.Epoch()}}, nil

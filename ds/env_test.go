@@ -29,6 +29,12 @@ func newInstance(t testing.TB, url string) *instance {
 // newInstanceWith is newInstance with the queue notifier given.
 func newInstanceWith(t testing.TB, url string, n qs.Notifier) *instance {
 	t.Helper()
+	return newInstanceConfig(t, url, n, ds.Config{})
+}
+
+// newInstanceConfig is newInstanceWith with the DS's configuration.
+func newInstanceConfig(t testing.TB, url string, n qs.Notifier, cfg ds.Config) *instance {
+	t.Helper()
 	db, err := sqlstore.Open(t.Context(), url)
 	if err != nil {
 		t.Fatalf("Open = %v", err)
@@ -36,7 +42,7 @@ func newInstanceWith(t testing.TB, url string, n qs.Notifier) *instance {
 	t.Cleanup(func() { db.Close() })
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	q := qs.NewService(db.Queues(), n, nil, nil, logger, qs.Config{})
-	return &instance{db: db, queues: q, ds: ds.NewService(db.Groups(), q, logger, ds.Config{})}
+	return &instance{db: db, queues: q, ds: ds.NewService(db.Groups(), q, logger, cfg)}
 }
 
 func newSQLite(t testing.TB) *instance { return newInstance(t, sqlstoretest.SQLiteURL(t)) }
@@ -128,8 +134,15 @@ func groupID() []byte {
 // newGroup creates a group of alice and the others, each joined.
 func (in *instance) newGroup(t testing.TB, alice *dstest.Client, others ...*dstest.Client) []byte {
 	t.Helper()
+	return in.newGroupWith(t, nil, alice, others...)
+}
+
+// newGroupWith is newGroup for a group created with GroupContext
+// extensions exts.
+func (in *instance) newGroupWith(t testing.TB, exts []mls.Extension, alice *dstest.Client, others ...*dstest.Client) []byte {
+	t.Helper()
 	gid := groupID()
-	in.mustOK(t, alice.CreateGroup(t, gid))
+	in.mustOK(t, alice.CreateGroupWith(t, gid, exts))
 	if len(others) == 0 {
 		return gid
 	}

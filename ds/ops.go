@@ -168,13 +168,14 @@ func (s *Service) sendProposal(st *groupState, snd sender, m *Message) (outcome,
 	if !allowedProposal(pm.Content.Proposal.Type) {
 		return refused(CodeProposalNotAllowed, epoch, "proposal type %d is not allowed", pm.Content.Proposal.Type), nil
 	}
-	if _, err := st.pg.ProcessProposal(msg); err != nil {
+	pp, err := st.pg.ProcessProposal(msg)
+	if err != nil {
 		return mlsRefusal(err, epoch), nil
 	}
 	data := msg.Marshal()
 	c := &Change{GroupID: st.pg.GroupID(), Version: st.version, Epoch: epoch, AddProposal: data,
 		Deliveries: []Delivery{st.fanOut(int64(snd.leaf), data)}}
-	return outcome{resp: Response{Code: CodeOK, Epoch: epoch}, change: c}, nil
+	return outcome{resp: Response{Code: CodeOK, Epoch: epoch}, change: c, apply: func(st *groupState) { st.noteProposal(pp.Proposal) }}, nil
 }
 
 func (s *Service) sendMessage(st *groupState, snd sender, m *Message) (outcome, error) {

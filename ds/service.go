@@ -42,6 +42,10 @@ type Config struct {
 	Now         func() time.Time
 	// MLSOptions are passed to the mls package (e.g. mls.WithClock).
 	MLSOptions []mls.Option
+	// Sender signs the Remove proposals the DS issues for members whose
+	// queue is gone, in groups that list it as external sender; nil: the
+	// DS proposes nothing (remove.go).
+	Sender *SenderKeys
 }
 
 // Service processes DSMessages. It is safe for concurrent use.
@@ -71,6 +75,10 @@ func NewService(store Store, queues Queues, logger *slog.Logger, cfg Config) *Se
 		cache: map[string]*groupState{}}
 }
 
+// Sender returns the keys the DS signs its proposals with, nil if it
+// issues none.
+func (s *Service) Sender() *SenderKeys { return s.cfg.Sender }
+
 // groupState is a group's state as the service works on it.
 type groupState struct {
 	version   uint64
@@ -78,6 +86,8 @@ type groupState struct {
 	members   map[uint32]Member
 	kpRefs    map[string]uint32
 	groupInfo []byte
+	// removing are the leaves with a Remove proposal pending this epoch.
+	removing map[uint32]bool
 }
 
 // outcome is what an operation decided: the response, the change to
@@ -139,40 +149,42 @@ func (s *Service) attempt(ctx context.Context, m *Message) (*Response, error) {
 		s.forget(m.Request.GroupID)
 		return nil, err
 	}
-	if err := s.commit(ctx, st, m.Request.GroupID, o); err != nil {
+	rejected, err := s.commit(ctx, st, m.Request.GroupID, o)
+	if err != nil {
 		return nil, err
 	}
 	s.count(m.Request.Type, o.resp.Code)
+	s.proposeRemovals(ctx, st, rejected)
 	return &o.resp, nil
 }
 
 // commit stores an outcome's change, then updates the cache and wakes
-// the queues delivered to.
-func (s *Service) commit(ctx context.Context, st *groupState, gid []byte, o outcome) error {
-	var delivered []qs.ID
-	var err error
+// the queues delivered to. It returns the queues that rejected a delivery.
+func (s *Service) commit(ctx context.Context, st *groupState, gid []byte, o outcome) ([]qs.ID, error) {
 	switch {
 	case o.deleted:
-		err = s.store.Delete(ctx, gid, st.version)
 		s.forget(gid)
+		return nil, s.store.Delete(ctx, gid, st.version)
 	case o.change != nil:
-		delivered, err = s.store.Update(ctx, *o.change, s.cfg.Now())
+		delivered, err := s.store.Update(ctx, *o.change, s.cfg.Now())
 		if err != nil {
 			s.forget(gid) // operations may have touched the cached group
-			return err
+			return nil, err
 		}
 		st.version++
 		if o.apply != nil {
 			o.apply(st)
 		}
+		s.queues.Delivered(ctx, delivered)
+		return rejectedQueues(o.change.Deliveries, delivered), nil
 	case o.deliver != nil:
-		_, err = s.queues.Deliver(ctx, o.deliver.Queues, o.deliver.Except, o.deliver.Data)
+		delivered, err := s.queues.Deliver(ctx, o.deliver.Queues, o.deliver.Except, o.deliver.Data)
+		if err != nil {
+			return nil, err
+		}
+		return rejectedQueues([]Delivery{*o.deliver}, delivered), nil
 	}
-	if err != nil {
-		return err
-	}
-	s.queues.Delivered(ctx, delivered)
-	return nil
+	return nil, nil
 }
 
 func (s *Service) operate(ctx context.Context, st *groupState, snd sender, m *Message) (outcome, error) {
@@ -224,20 +236,31 @@ func (s *Service) restore(g Group) (*groupState, error) {
 	if err != nil {
 		return nil, err
 	}
+	st := &groupState{version: g.Version, pg: pg, members: map[uint32]Member{}, kpRefs: map[string]uint32{},
+		groupInfo: g.GroupInfo, removing: map[uint32]bool{}}
 	for _, p := range g.Proposals {
 		msg, err := mls.DecodeMLSMessage(p)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := pg.ProcessProposal(msg); err != nil {
+		pp, err := pg.ProcessProposal(msg)
+		if err != nil {
 			return nil, err
 		}
+		st.noteProposal(pp.Proposal)
 	}
-	st := &groupState{version: g.Version, pg: pg, members: map[uint32]Member{}, kpRefs: map[string]uint32{}, groupInfo: g.GroupInfo}
 	for _, mb := range g.Members {
 		st.setMember(mb)
 	}
 	return st, nil
+}
+
+// noteProposal records a pending Remove, so the DS does not propose
+// the same removal again.
+func (st *groupState) noteProposal(p *mls.Proposal) {
+	if p.Type == mls.ProposalRemove {
+		st.removing[p.Removed] = true
+	}
 }
 
 func (st *groupState) setMember(mb Member) {
@@ -298,12 +321,17 @@ type Stats struct {
 	// Conflicts counts compare-and-swap losses to another instance;
 	// Restores, groups rebuilt from the store.
 	Conflicts, Restores uint64
+	// Removals counts the Remove proposals the DS issued for members
+	// whose queue is gone; Unremovable, such members of groups that do
+	// not list the DS as external sender.
+	Removals, Unremovable uint64
 }
 
 type counters struct {
 	mu                                       sync.Mutex
 	requests                                 map[RequestType]map[Code]uint64
 	malformed, rejected, conflicts, restores atomic.Uint64
+	removals, unremovable                    atomic.Uint64
 }
 
 func (s *Service) count(t RequestType, c Code) {
@@ -330,5 +358,6 @@ func (s *Service) Stats() Stats {
 	}
 	s.stats.mu.Unlock()
 	return Stats{Requests: req, Malformed: s.stats.malformed.Load(), Rejected: s.stats.rejected.Load(),
-		Conflicts: s.stats.conflicts.Load(), Restores: s.stats.restores.Load()}
+		Conflicts: s.stats.conflicts.Load(), Restores: s.stats.restores.Load(),
+		Removals: s.stats.removals.Load(), Unremovable: s.stats.unremovable.Load()}
 }

@@ -35,6 +35,7 @@ import (
 type deliveryFixture struct {
 	tokenFixture
 	queues *qs.Service
+	sender *ds.SenderKeys
 }
 
 func newDeliveryFixture(t testing.TB) *deliveryFixture {
@@ -42,6 +43,13 @@ func newDeliveryFixture(t testing.TB) *deliveryFixture {
 }
 
 func newDeliveryFixtureWith(t testing.TB, cfg handlers.Config) *deliveryFixture {
+	t.Helper()
+	return newDeliveryFixtureSender(t, cfg, cfgSender(t))
+}
+
+// newDeliveryFixtureSender is newDeliveryFixtureWith with the DS's
+// signing keys (nil: none).
+func newDeliveryFixtureSender(t testing.TB, cfg handlers.Config, sender *ds.SenderKeys) *deliveryFixture {
 	t.Helper()
 	db, err := sqlstore.Open(context.Background(), sqlstoretest.SQLiteURL(t))
 	if err != nil {
@@ -56,9 +64,9 @@ func newDeliveryFixtureWith(t testing.TB, cfg handlers.Config) *deliveryFixture 
 	h := handlers.New(cfg, handlers.Deps{
 		Logger: logger, Rendezvous: rdv, Tokens: tokens, Registry: prometheus.NewRegistry(),
 		Limiter: ratelimit.NewMemory(time.Now, 100),
-		DS:      ds.NewService(db.Groups(), queues, logger, ds.Config{}), Queues: queues,
+		DS:      ds.NewService(db.Groups(), queues, logger, ds.Config{Sender: sender}), Queues: queues,
 	})
-	return &deliveryFixture{tokenFixture: tokenFixture{h: h, db: db, svc: tokens, pusher: pusher}, queues: queues}
+	return &deliveryFixture{tokenFixture: tokenFixture{h: h, db: db, svc: tokens, pusher: pusher}, queues: queues, sender: sender}
 }
 
 // do is tokenFixture.do from a browser origin, so error responses must

@@ -7,6 +7,7 @@ import (
 
 	"github.com/trystgw/tryst/api"
 	"github.com/trystgw/tryst/ds"
+	"github.com/trystgw/tryst/mls"
 )
 
 // dsHandlers serves POST /v1/ds.
@@ -36,6 +37,31 @@ func (h dsHandlers) submit() http.Handler {
 		if _, err := w.Write(resp.Marshal()); err != nil {
 			h.logger.DebugContext(r.Context(), "response not written", "err", err)
 		}
+	})
+}
+
+// externalSenders handles GET /v1/ds/external-senders: the entries a
+// group lists in its external_senders extension so that the DS may
+// propose the removal of members whose queue is gone. They change only
+// with the database's signing secret, so caches may keep them a while.
+func (h dsHandlers) externalSenders() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.ds.Sender() == nil {
+			writeError(w, r, h.logger, errNoExternalSender)
+			return
+		}
+		out := api.ExternalSenders{Identity: ds.SenderIdentity, ExternalSenders: []api.ExternalSender{}}
+		for cs := mls.CipherSuite(1); cs.Supported(); cs++ {
+			es, err := h.ds.Sender().ExternalSender(cs)
+			if err != nil {
+				writeError(w, r, h.logger, err)
+				return
+			}
+			out.ExternalSenders = append(out.ExternalSenders, api.ExternalSender{
+				CipherSuite: uint16(cs), SignatureKey: es.SignatureKey, ExternalSender: es.Marshal()})
+		}
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		encode(w, r, h.logger, http.StatusOK, out)
 	})
 }
 

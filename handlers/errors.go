@@ -50,6 +50,9 @@ var (
 	errBodyUnreadable = errors.New("request body unreadable")
 	errForbidden      = &statusError{http.StatusForbidden, api.CodeForbidden, "top-level navigation refused"}
 	errUnrecognized   = &statusError{http.StatusNotFound, api.CodeUnrecognized, "unrecognized request"}
+	// errNoExternalSender: this DS signs nothing (it runs without a
+	// signing secret), so no group can list it.
+	errNoExternalSender = &statusError{http.StatusNotFound, api.CodeNotFound, "this Delivery Service issues no proposals"}
 )
 
 // fullRetryAfter is what a client refused for lack of room is told to wait:

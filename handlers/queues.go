@@ -147,6 +147,18 @@ func (h queueHandlers) ack() http.Handler {
 	})
 }
 
+// remove handles DELETE /v1/queues/{id}: the queue and everything in it
+// go; its credentials then fail like unknown ones.
+func (h queueHandlers) remove() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h.queues.Delete(r.Context(), queueCredentials(r)); err != nil {
+			writeError(w, r, h.logger, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
 // queueErrorResponse maps the errors of package qs.
 func queueErrorResponse(err error) (int, api.Error, bool) {
 	switch {

@@ -153,9 +153,12 @@ func allowOrigin(h http.Header, origin string, allowed []string) {
 
 // addDeliveryRoutes serves the MLS Delivery Service and its client queues.
 func addDeliveryRoutes(r chi.Router, cfg Config, deps Deps, m *metrics, polls *ratelimit.Concurrency) {
-	r.Method(http.MethodPost, "/v1/ds", dsHandlers{logger: deps.Logger, ds: deps.DS}.submit())
+	dh := dsHandlers{logger: deps.Logger, ds: deps.DS}
+	r.Method(http.MethodPost, "/v1/ds", dh.submit())
+	r.Method(http.MethodGet, "/v1/ds/external-senders", dh.externalSenders())
 	qh := queueHandlers{logger: deps.Logger, queues: deps.Queues, draining: deps.Draining, polls: polls, trusted: cfg.TrustedProxies}
 	r.Method(http.MethodPost, "/v1/queues", newLimits(cfg, deps, m).wrap("queue_create", cfg.QueueCreateRate, qh.create()))
 	r.Method(http.MethodGet, "/v1/queues/{id}/messages", qh.fetch())
 	r.Method(http.MethodDelete, "/v1/queues/{id}/messages", qh.ack())
+	r.Method(http.MethodDelete, "/v1/queues/{id}", qh.remove())
 }

@@ -17,6 +17,7 @@ import (
 	_ "crypto/sha256" // registers crypto.SHA256
 	_ "crypto/sha512" // registers crypto.SHA384, crypto.SHA512
 	"hash"
+	"math/big"
 
 	circlhpke "github.com/cloudflare/circl/hpke"
 	"github.com/cloudflare/circl/sign/ed448"
@@ -234,8 +235,9 @@ func (p *suiteParams) curve() elliptic.Curve {
 	return nil
 }
 
-// SigningKey is a signature private key of a cipher suite. A DS never signs;
-// this exists for tests, benchmarks and tools that build messages.
+// SigningKey is a signature private key of a cipher suite: a DS signs
+// with one only as an external sender (proposals it issues itself); tests,
+// benchmarks and tools build messages with them.
 type SigningKey struct {
 	suite CipherSuite
 	ed    ed25519.PrivateKey
@@ -278,6 +280,43 @@ func (cs CipherSuite) NewSigningKey(priv []byte) (*SigningKey, error) {
 		k.pub, _ = ec.PublicKey.Bytes()
 	}
 	return k, nil
+}
+
+// DeriveSigningKey derives a signature key of the suite from secret (at
+// least 32 random bytes): the same secret gives the same key, so servers
+// sharing a secret sign alike. The raw private key is ExpandWithLabel of
+// the extracted secret with label "derived signing key"; an ECDSA scalar
+// is that value, 16 bytes longer than the order, reduced to [1, N-1].
+func (cs CipherSuite) DeriveSigningKey(secret []byte) (*SigningKey, error) {
+	p, err := cs.params()
+	if err != nil {
+		return nil, err
+	}
+	if len(secret) < 32 {
+		return nil, errorf(ErrMalformed, "derive signing key", "secret of %d bytes, want at least 32", len(secret))
+	}
+	prk := cs.Extract(nil, secret)
+	switch p.sig {
+	case sigEd25519, sigEd448:
+		n := ed25519.SeedSize
+		if p.sig == sigEd448 {
+			n = ed448.SeedSize
+		}
+		seed, err := cs.ExpandWithLabel(prk, "derived signing key", nil, n)
+		if err != nil {
+			return nil, err
+		}
+		return cs.NewSigningKey(seed)
+	}
+	params := p.curve().Params()
+	size := (params.BitSize + 7) / 8
+	wide, err := cs.ExpandWithLabel(prk, "derived signing key", nil, size+16)
+	if err != nil {
+		return nil, err
+	}
+	nMinus1 := new(big.Int).Sub(params.N, big.NewInt(1))
+	d := new(big.Int).Mod(new(big.Int).SetBytes(wide), nMinus1)
+	return cs.NewSigningKey(d.Add(d, big.NewInt(1)).FillBytes(make([]byte, size)))
 }
 
 // GenerateSigningKey returns a fresh random signature key.

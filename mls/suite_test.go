@@ -113,3 +113,29 @@ func TestCryptoBasicsVectors(t *testing.T) {
 }
 
 func suiteName(cs CipherSuite) string { return "suite" + string(rune('0'+cs)) }
+
+func TestDeriveSigningKey(t *testing.T) {
+	secret := bytes.Repeat([]byte{7}, 32)
+	other := bytes.Repeat([]byte{8}, 32)
+	for cs := CipherSuite(1); cs <= 7; cs++ {
+		a, err := cs.DeriveSigningKey(secret)
+		if err != nil {
+			t.Fatalf("suite %d: %v", cs, err)
+		}
+		b, _ := cs.DeriveSigningKey(secret)
+		c, _ := cs.DeriveSigningKey(other)
+		if !bytes.Equal(a.PublicKey(), b.PublicKey()) || bytes.Equal(a.PublicKey(), c.PublicKey()) {
+			t.Errorf("suite %d: same secret gives another key, or another secret the same", cs)
+		}
+		sig, err := a.SignWithLabel("test", []byte("content"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.VerifyWithLabel(b.PublicKey(), "test", []byte("content"), sig); err != nil {
+			t.Errorf("suite %d: signature of the derived key does not verify: %v", cs, err)
+		}
+	}
+	if _, err := CipherSuite(1).DeriveSigningKey(secret[:31]); !errors.Is(err, ErrMalformed) {
+		t.Errorf("short secret: err = %v, want ErrMalformed", err)
+	}
+}

@@ -256,6 +256,15 @@ func ParseExternalSenders(data []byte) ([]ExternalSender, error) {
 	return out, nil
 }
 
+// Marshal encodes one ExternalSender: an element of the
+// external_senders extension's list.
+func (s ExternalSender) Marshal() []byte {
+	var w writer
+	w.opaque(s.SignatureKey)
+	s.Credential.encode(&w)
+	return w.buf
+}
+
 // EncodeExternalSenders encodes an external_senders extension body.
 func EncodeExternalSenders(s []ExternalSender) []byte {
 	var w writer

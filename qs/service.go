@@ -208,6 +208,9 @@ func (s *Service) Fetch(ctx context.Context, c Credentials, after uint64, wait t
 	for {
 		woken, release := s.notifier.Watch(q.ID)
 		msgs, err := s.store.Fetch(ctx, q.ID, after, s.cfg.FetchLimit)
+		if errors.Is(err, ErrNotFound) {
+			err = ErrUnknownQueue // deleted while the client waited
+		}
 		if err != nil || len(msgs) > 0 || wait <= 0 {
 			release()
 			return msgs, err
@@ -237,6 +240,26 @@ func (s *Service) Ack(ctx context.Context, c Credentials, through uint64) error 
 		return err
 	}
 	return s.store.Ack(ctx, q.ID, through)
+}
+
+// Delete deletes the queue c names and everything queued in it, and
+// wakes its long-polls, which then answer ErrUnknownQueue as every later
+// request with these credentials does. Groups whose member received on it
+// find out at their next fan-out (package ds).
+func (s *Service) Delete(ctx context.Context, c Credentials) error {
+	q, err := s.Authenticate(ctx, c)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Delete(ctx, q.ID); errors.Is(err, ErrNotFound) {
+		return ErrUnknownQueue // deleted by a racing request
+	} else if err != nil {
+		return fmt.Errorf("delete queue: %w", err)
+	}
+	if err := s.notifier.Notify(ctx, q.ID); err != nil {
+		s.log.WarnContext(ctx, "queue wake-up failed", "queue", string(q.ID), "err", err)
+	}
+	return nil
 }
 
 // Missing returns those of ids that name no queue.

@@ -42,4 +42,9 @@ type Store interface {
 	ReleasePush(ctx context.Context, id ID) error
 	// Missing returns the ids among ids that name no queue.
 	Missing(ctx context.Context, ids []ID) ([]ID, error)
+	// Delete removes the queue and its place in every recipient set, so
+	// no fan-out reaches it again and its messages are freed once the
+	// other recipients acknowledged them; an error wrapping ErrNotFound
+	// if there is no such queue.
+	Delete(ctx context.Context, id ID) error
 }

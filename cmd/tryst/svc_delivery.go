@@ -31,8 +31,12 @@ type deliveryService struct {
 
 func (s *deliveryService) Name() string { return "delivery" }
 
-// Check loads the push configuration wake-up pushes are sent with.
+// Check loads the push configuration wake-up pushes are sent with and
+// checks the master key the DS's signing secret is sealed with.
 func (s *deliveryService) Check(ctx context.Context, env *serveEnv) error {
+	if err := env.checkMasterKey(); err != nil {
+		return err
+	}
 	return env.checkPush(ctx)
 }
 
@@ -59,7 +63,15 @@ func (s *deliveryService) Start(ctx context.Context, env *serveEnv, loops *loopG
 	if err := s.queues.RouteResults(router); err != nil {
 		return err
 	}
-	s.ds = ds.NewService(db.Groups(), s.queues, env.logger, ds.Config{})
+	key, err := env.masterKey(ctx)
+	if err != nil {
+		return err
+	}
+	sender, err := ds.LoadSenderKeys(ctx, db.SenderSecrets(), key)
+	if err != nil {
+		return err
+	}
+	s.ds = ds.NewService(db.Groups(), s.queues, env.logger, ds.Config{Sender: sender})
 	s.db, s.close = db, closeNotifier
 	loops.Go("queue sweep", s.queues.RunSweeper)
 	return nil

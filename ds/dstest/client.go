@@ -38,6 +38,9 @@ type Client struct {
 	Received [][]byte
 	// After is the sequence number of the last fetched queue message.
 	After uint64
+	// Proposals are the PublicMessage proposals that arrived this epoch,
+	// in order, with their refs.
+	Proposals []*mls.PendingProposal
 }
 
 func random(n int) []byte {
@@ -122,6 +125,13 @@ func wrap(tb testing.TB, m *mls.MLSMessage) *mls.MLSMessage {
 // the client, and makes that group the client's.
 func (c *Client) CreateGroup(tb testing.TB, gid []byte) []byte {
 	tb.Helper()
+	return c.CreateGroupWith(tb, gid, nil)
+}
+
+// CreateGroupWith is CreateGroup with GroupContext extensions (such as
+// external_senders).
+func (c *Client) CreateGroupWith(tb testing.TB, gid []byte, exts []mls.Extension) []byte {
+	tb.Helper()
 	var node mls.Encoder
 	node.U8(1) // present
 	node.U8(1) // leaf
@@ -133,7 +143,7 @@ func (c *Client) CreateGroup(tb testing.TB, gid []byte) []byte {
 		tb.Fatal(err)
 	}
 	gc := mls.GroupContext{Version: mls.ProtocolVersionMLS10, CipherSuite: c.Suite, GroupID: gid,
-		TreeHash: tree.TreeHash(), ConfirmedTranscriptHash: []byte{}}
+		TreeHash: tree.TreeHash(), ConfirmedTranscriptHash: []byte{}, Extensions: exts}
 	gi := &mls.GroupInfo{GroupContext: gc, ConfirmationTag: random(c.Suite.HashSize())}
 	if err := gi.Sign(c.Key); err != nil {
 		tb.Fatal(err)
@@ -195,6 +205,33 @@ func (c *Client) CommitRefs(tb testing.TB, refs [][]byte, joiners ...*Client) *P
 	return c.buildCommit(tb, commit, joiners)
 }
 
+// PathCommit builds the send_commit request of a commit covering the
+// proposals refs by reference, with an UpdatePath (RFC 9420 requires one
+// for Remove and Update proposals). The path's keys and encrypted path
+// secrets are random bytes of the right number: a DS cannot tell.
+func (c *Client) PathCommit(tb testing.TB, refs [][]byte) *Pending {
+	tb.Helper()
+	commit := &mls.Commit{}
+	for _, r := range refs {
+		commit.Proposals = append(commit.Proposals, mls.ProposalOrRef{Reference: r})
+	}
+	leaf := *c.Group.Leaf(mls.LeafIndex(c.Leaf))
+	leaf.EncryptionKey = random(32)
+	fill := func(_ mls.NodeIndex, res []mls.NodeIndex) ([]byte, []mls.HPKECiphertext, error) {
+		cts := make([]mls.HPKECiphertext, len(res))
+		for i := range cts {
+			cts[i] = mls.HPKECiphertext{KEMOutput: random(32), Ciphertext: random(48)}
+		}
+		return random(32), cts, nil
+	}
+	path, err := c.Group.BuildUpdatePath(mls.LeafIndex(c.Leaf), commit.Proposals, leaf, c.Key, fill)
+	if err != nil {
+		tb.Fatalf("building the update path: %v", err)
+	}
+	commit.Path = path
+	return c.buildCommit(tb, commit, nil)
+}
+
 func (c *Client) buildCommit(tb testing.TB, commit *mls.Commit, joiners []*Client) *Pending {
 	msg := c.frame(tb, mls.FramedContent{ContentType: mls.ContentCommit, Commit: commit})
 	sc, err := c.Group.StageCommit(msg)
@@ -229,6 +266,7 @@ func (c *Client) Accepted(tb testing.TB, p *Pending) {
 	if err := c.Group.Merge(p.Staged); err != nil {
 		tb.Fatal(err)
 	}
+	c.Proposals = nil
 }
 
 // ProposalMessage builds the send_proposal request of a proposal.
@@ -297,13 +335,17 @@ func (c *Client) Process(data []byte) error {
 			return nil
 		}
 		if m.PublicMessage.Content.ContentType == mls.ContentProposal {
-			_, err := c.Group.ProcessProposal(m)
+			pp, err := c.Group.ProcessProposal(m)
+			if err == nil {
+				c.Proposals = append(c.Proposals, pp)
+			}
 			return err
 		}
 		sc, err := c.Group.StageCommit(m)
 		if err != nil {
 			return err
 		}
+		c.Proposals = nil
 		return c.Group.Merge(sc)
 	}
 	return nil

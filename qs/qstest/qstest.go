@@ -33,6 +33,48 @@ func TestStore(t *testing.T, newStore func(t *testing.T) qs.Store) {
 	t.Run("ClaimPushOnce", func(t *testing.T) { testClaimPush(t, newStore(t)) })
 	t.Run("ExceptSender", func(t *testing.T) { testExcept(t, newStore(t)) })
 	t.Run("SweepFreesWhatAllAcked", func(t *testing.T) { testSweep(t, newStore(t)) })
+	t.Run("DeleteLeavesTheOthers", func(t *testing.T) { testDelete(t, newStore(t)) })
+}
+
+// testDelete: a deleted queue is gone for every operation and from every
+// fan-out, its set's other members keep their messages, and what only it
+// had not acknowledged is freed.
+func testDelete(t *testing.T, s qs.Store) {
+	a, b, c := NewQueue(t, s, ""), NewQueue(t, s, ""), NewQueue(t, s, "")
+	now := time.Now()
+	set := []qs.ID{a.ID, b.ID, c.ID}
+	if _, err := s.Enqueue(t.Context(), set, a.ID, []byte("before"), now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(t.Context(), b.ID); err != nil {
+		t.Fatalf("Delete = %v", err)
+	}
+	if err := s.Delete(t.Context(), b.ID); !errors.Is(err, qs.ErrNotFound) {
+		t.Errorf("Delete again = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Get(t.Context(), b.ID); !errors.Is(err, qs.ErrNotFound) {
+		t.Errorf("Get(deleted) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Fetch(t.Context(), b.ID, 0, 10); !errors.Is(err, qs.ErrNotFound) {
+		t.Errorf("Fetch(deleted) = %v, want ErrNotFound", err)
+	}
+	if missing, err := s.Missing(t.Context(), set); err != nil || len(missing) != 1 || missing[0] != b.ID {
+		t.Errorf("Missing = %v, %v; want [b]", missing, err)
+	}
+	got, err := s.Enqueue(t.Context(), set, a.ID, []byte("after"), now)
+	if err != nil || len(got) != 1 || got[0] != c.ID {
+		t.Errorf("Enqueue after the delete = %v, %v; want [c]", got, err)
+	}
+	msgs := fetch(t, s, c.ID, 0)
+	if len(msgs) != 2 || string(msgs[0].Data) != "before" || string(msgs[1].Data) != "after" {
+		t.Fatalf("c holds %v, want both messages", msgs)
+	}
+	if err := s.Ack(t.Context(), c.ID, msgs[1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Sweep(t.Context(), now.Add(-time.Hour), 100); err != nil || n != 2 {
+		t.Errorf("Sweep after c acknowledged = %d, %v; want both messages freed (b is gone, a sent them)", n, err)
+	}
 }
 
 func testExcept(t *testing.T, s qs.Store) {

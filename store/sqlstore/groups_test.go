@@ -18,3 +18,11 @@ func TestGroupStore(t *testing.T) {
 		})
 	}
 }
+
+func TestSenderSecretStore(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			dstest.TestSecretStore(t, func(t *testing.T) ds.SecretStore { return open(t, b.url(t)).SenderSecrets() })
+		})
+	}
+}

@@ -380,6 +380,27 @@ func (s *Queues) ReleasePush(ctx context.Context, id qs.ID) error {
 	return nil
 }
 
+// Delete implements qs.Store. Removing the queue's qs_sets rows is what
+// stops fan-outs (Enqueue delivers to a set's stored members) and lets
+// Sweep free payloads the queue never acknowledged.
+func (s *Queues) Delete(ctx context.Context, id qs.ID) error {
+	err := s.d.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM qs_queues WHERE id = $1`, string(id))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return errors.Join(qs.ErrNotFound, err)
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM qs_sets WHERE queue_id = $1`, string(id))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete queue %s: %w", id, err)
+	}
+	return nil
+}
+
 // Missing implements qs.Store.
 func (s *Queues) Missing(ctx context.Context, ids []qs.ID) ([]qs.ID, error) {
 	ids = dedupe(ids)

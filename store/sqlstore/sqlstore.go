@@ -189,10 +189,12 @@ func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
 // HoldsSealedSecrets reports whether any row holds a value sealed with
 // the master key, which a new master key could not open: the server key
 // of a token, and the notifier keys of its subscriptions, which cannot
-// exist without their token (the foreign keys cascade).
+// exist without their token (the foreign keys cascade); the DS's signing
+// secret, whose keys groups list as their external sender.
 func (d *DB) HoldsSealedSecrets(ctx context.Context) (bool, error) {
 	var n int
-	if err := d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM tokens WHERE id <> $1 LIMIT 1) AS sealed", decoyID).Scan(&n); err != nil {
+	if err := d.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM tokens WHERE id <> $1 LIMIT 1) AS t)
+		+ (SELECT COUNT(*) FROM ds_sender)`, decoyID).Scan(&n); err != nil {
 		return false, fmt.Errorf("sqlstore: looking for sealed secrets: %w", err)
 	}
 	return n > 0, nil

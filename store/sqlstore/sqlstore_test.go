@@ -204,6 +204,13 @@ func TestHoldsSealedSecrets(t *testing.T) {
 			if held, err := db.HoldsSealedSecrets(t.Context()); !held || err != nil {
 				t.Errorf("with a token: HoldsSealedSecrets = %v, %v; want true", held, err)
 			}
+			db2 := open(t, b.url(t))
+			if _, err := db2.SenderSecrets().SenderSecret(t.Context(), []byte("sealed")); err != nil {
+				t.Fatal(err)
+			}
+			if held, err := db2.HoldsSealedSecrets(t.Context()); !held || err != nil {
+				t.Errorf("with the DS sender secret: HoldsSealedSecrets = %v, %v; want true", held, err)
+			}
 		})
 	}
 }
