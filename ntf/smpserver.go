@@ -24,6 +24,9 @@ type smpServer struct {
 	todo []string // guarded by mu
 	conn uint64   // guarded by mu; generation of the live connection, 0 when down
 	gen  uint64   // guarded by mu; last generation handed out
+	// subscribed counts the queues confirmed on the live connection, so
+	// stats need not walk every queue under the lock.
+	subscribed int // guarded by mu
 
 	wakeC chan struct{} // capacity 1: something to do
 	stopC chan struct{} // closed to stop
@@ -54,6 +57,7 @@ func (v *smpServer) add(q WatchedQueue) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	id := string(q.Ref.NotifierID)
+	v.forget(v.queues[id])
 	v.queues[id] = &heldQueue{key: q.Key}
 	v.todo = append(v.todo, id)
 }
@@ -61,8 +65,19 @@ func (v *smpServer) add(q WatchedQueue) {
 func (v *smpServer) remove(notifierID []byte) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.forget(v.queues[string(notifierID)])
 	delete(v.queues, string(notifierID))
 }
+
+// forget uncounts q (nil: none) as it leaves the map; v.mu is held.
+func (v *smpServer) forget(q *heldQueue) {
+	if q != nil && v.live(q.conn) {
+		v.subscribed--
+	}
+}
+
+// live reports whether gen is the live connection; v.mu is held.
+func (v *smpServer) live(gen uint64) bool { return gen != 0 && gen == v.conn }
 
 func (v *smpServer) size() int {
 	v.mu.Lock()
@@ -110,6 +125,7 @@ func (v *smpServer) connected() uint64 {
 	defer v.mu.Unlock()
 	v.gen++
 	v.conn = v.gen
+	v.subscribed = 0
 	v.todo = v.todo[:0]
 	for id, q := range v.queues {
 		q.conn = 0
@@ -124,6 +140,7 @@ func (v *smpServer) disconnected(gen uint64) {
 	defer v.mu.Unlock()
 	if v.conn == gen {
 		v.conn = 0
+		v.subscribed = 0
 	}
 	for _, q := range v.queues {
 		if q.conn == gen {
@@ -154,7 +171,13 @@ func (v *smpServer) confirmed(ids [][]byte, gen uint64) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, id := range ids {
-		if q := v.queues[string(id)]; q != nil {
+		if q := v.queues[string(id)]; q != nil && q.conn != gen {
+			if v.live(q.conn) {
+				v.subscribed--
+			}
+			if v.live(gen) {
+				v.subscribed++
+			}
 			q.conn = gen
 		}
 	}
