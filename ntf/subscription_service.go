@@ -94,7 +94,7 @@ func checkQueueCount(qs []NewQueue) error {
 // newQueue is the stored form of q: its key sealed, status pending.
 func (s *Subscriptions) newQueue(q NewQueue, now time.Time) Queue {
 	ref := q.Ref()
-	return Queue{QueueRef: ref, KeySealed: s.sealer.Seal(q.Key.MarshalPKCS8(), ref.sealAD()), Status: QueuePending,
+	return Queue{QueueRef: ref, KeySealed: SealNotifierKey(s.sealer, ref, q.Key), Status: QueuePending,
 		Rotate: q.Rotate, AddedAt: now}
 }
 
