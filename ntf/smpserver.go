@@ -45,6 +45,9 @@ type heldQueue struct {
 	// conn is the generation of the connection that confirmed NSUB; 0
 	// while unconfirmed. END and DELD count only from that connection.
 	conn uint64
+	// storedActive: the store records the queue active, so confirming
+	// it writes nothing (a takeover re-confirms 100,000 such queues).
+	storedActive bool
 }
 
 func newSMPServer(text string, addr smpclient.ServerAddress) *smpServer {
@@ -58,7 +61,7 @@ func (v *smpServer) add(q WatchedQueue) {
 	defer v.mu.Unlock()
 	id := string(q.Ref.NotifierID)
 	v.forget(v.queues[id])
-	v.queues[id] = &heldQueue{key: q.Key}
+	v.queues[id] = &heldQueue{key: q.Key, storedActive: q.Active}
 	v.todo = append(v.todo, id)
 }
 
@@ -166,12 +169,21 @@ func (v *smpServer) takeTodo() []smpclient.Queue {
 	return qs
 }
 
-// confirmed marks the queues confirmed on connection gen.
-func (v *smpServer) confirmed(ids [][]byte, gen uint64) {
+// confirmed marks the queues confirmed on connection gen and returns
+// those the store does not record active yet.
+func (v *smpServer) confirmed(ids [][]byte, gen uint64) [][]byte {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	var unrecorded [][]byte
 	for _, id := range ids {
-		if q := v.queues[string(id)]; q != nil && q.conn != gen {
+		q := v.queues[string(id)]
+		if q == nil {
+			continue // forgotten meanwhile: its row is gone or final
+		}
+		if !q.storedActive {
+			unrecorded = append(unrecorded, id)
+		}
+		if q.conn != gen {
 			if v.live(q.conn) {
 				v.subscribed--
 			}
@@ -179,6 +191,25 @@ func (v *smpServer) confirmed(ids [][]byte, gen uint64) {
 				v.subscribed++
 			}
 			q.conn = gen
+		}
+	}
+	return unrecorded
+}
+
+// recorded notes what the store now says of the queues: active, or
+// (active false) something else for all of them when ids is nil.
+func (v *smpServer) recorded(ids [][]byte, active bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if ids == nil {
+		for _, q := range v.queues {
+			q.storedActive = active
+		}
+		return
+	}
+	for _, id := range ids {
+		if q := v.queues[string(id)]; q != nil {
+			q.storedActive = active
 		}
 	}
 }
@@ -275,6 +306,7 @@ func (s *Supervisor) hold(srv *smpServer, c *smpclient.Client) {
 		if srv.dropped.Load() {
 			return
 		}
+		srv.recorded(nil, false) // inactive now, or unknown if the write failed
 		if err := s.store.DeactivateServer(context.Background(), srv.text); err != nil {
 			s.log.Error("recording queues inactive", "server", srv.text, "err", err)
 		}
@@ -350,14 +382,16 @@ func (s *Supervisor) record(srv *smpServer, gen uint64, results []smpclient.Resu
 		final[st][r.Err.Error()] = append(final[st][r.Err.Error()], r.NotifierID)
 		srv.remove(r.NotifierID)
 	}
-	srv.confirmed(ok, gen)
+	unrecorded := srv.confirmed(ok, gen)
 	if len(retry) > 0 {
 		srv.requeue(retry)
 		srv.wake()
 	}
 	s.stats.nsubConfirmed.Add(int64(len(ok)))
 	s.stats.nsubFailed.Add(int64(len(results) - len(ok)))
-	s.setStatus(srv.text, ok, QueueActive, "")
+	if s.setStatus(srv.text, unrecorded, QueueActive, "") {
+		srv.recorded(unrecorded, true)
+	}
 	for st, byText := range final {
 		for text, ids := range byText {
 			if st == QueueAuth {
@@ -369,12 +403,14 @@ func (s *Supervisor) record(srv *smpServer, gen uint64, results []smpclient.Resu
 }
 
 // setStatus writes statuses, logging a failure: the store catches up at
-// the next change or restart.
-func (s *Supervisor) setStatus(server string, ids [][]byte, st QueueStatus, text string) {
+// the next change or restart. It reports whether the write succeeded.
+func (s *Supervisor) setStatus(server string, ids [][]byte, st QueueStatus, text string) bool {
 	if len(ids) == 0 {
-		return
+		return true
 	}
 	if err := s.store.SetQueueStatus(context.Background(), server, ids, st, text); err != nil {
 		s.log.Error("recording queue status", "server", server, "status", string(st), "queues", len(ids), "err", err)
+		return false
 	}
+	return true
 }

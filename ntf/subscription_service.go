@@ -25,6 +25,9 @@ type WatchedQueue struct {
 	Ref  QueueRef
 	Addr smpclient.ServerAddress
 	Key  *smpclient.PrivateKey
+	// Active: the store records the queue active already (loaded so), so
+	// its confirmation need not be written again.
+	Active bool
 }
 
 // Subscriptions serves the subscription API of a token: it stores the
