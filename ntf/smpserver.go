@@ -24,6 +24,9 @@ type smpServer struct {
 	todo []string // guarded by mu
 	conn uint64   // guarded by mu; generation of the live connection, 0 when down
 	gen  uint64   // guarded by mu; last generation handed out
+	// subscribed counts the queues confirmed on the live connection, so
+	// stats need not walk every queue under the lock.
+	subscribed int // guarded by mu
 
 	wakeC chan struct{} // capacity 1: something to do
 	stopC chan struct{} // closed to stop
@@ -42,6 +45,9 @@ type heldQueue struct {
 	// conn is the generation of the connection that confirmed NSUB; 0
 	// while unconfirmed. END and DELD count only from that connection.
 	conn uint64
+	// storedActive: the store records the queue active, so confirming
+	// it writes nothing (a takeover re-confirms 100,000 such queues).
+	storedActive bool
 }
 
 func newSMPServer(text string, addr smpclient.ServerAddress) *smpServer {
@@ -54,15 +60,27 @@ func (v *smpServer) add(q WatchedQueue) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	id := string(q.Ref.NotifierID)
-	v.queues[id] = &heldQueue{key: q.Key}
+	v.forget(v.queues[id])
+	v.queues[id] = &heldQueue{key: q.Key, storedActive: q.Active}
 	v.todo = append(v.todo, id)
 }
 
 func (v *smpServer) remove(notifierID []byte) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.forget(v.queues[string(notifierID)])
 	delete(v.queues, string(notifierID))
 }
+
+// forget uncounts q (nil: none) as it leaves the map; v.mu is held.
+func (v *smpServer) forget(q *heldQueue) {
+	if q != nil && v.live(q.conn) {
+		v.subscribed--
+	}
+}
+
+// live reports whether gen is the live connection; v.mu is held.
+func (v *smpServer) live(gen uint64) bool { return gen != 0 && gen == v.conn }
 
 func (v *smpServer) size() int {
 	v.mu.Lock()
@@ -110,6 +128,7 @@ func (v *smpServer) connected() uint64 {
 	defer v.mu.Unlock()
 	v.gen++
 	v.conn = v.gen
+	v.subscribed = 0
 	v.todo = v.todo[:0]
 	for id, q := range v.queues {
 		q.conn = 0
@@ -124,6 +143,7 @@ func (v *smpServer) disconnected(gen uint64) {
 	defer v.mu.Unlock()
 	if v.conn == gen {
 		v.conn = 0
+		v.subscribed = 0
 	}
 	for _, q := range v.queues {
 		if q.conn == gen {
@@ -149,13 +169,47 @@ func (v *smpServer) takeTodo() []smpclient.Queue {
 	return qs
 }
 
-// confirmed marks the queues confirmed on connection gen.
-func (v *smpServer) confirmed(ids [][]byte, gen uint64) {
+// confirmed marks the queues confirmed on connection gen and returns
+// those the store does not record active yet.
+func (v *smpServer) confirmed(ids [][]byte, gen uint64) [][]byte {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	var unrecorded [][]byte
+	for _, id := range ids {
+		q := v.queues[string(id)]
+		if q == nil {
+			continue // forgotten meanwhile: its row is gone or final
+		}
+		if !q.storedActive {
+			unrecorded = append(unrecorded, id)
+		}
+		if q.conn != gen {
+			if v.live(q.conn) {
+				v.subscribed--
+			}
+			if v.live(gen) {
+				v.subscribed++
+			}
+			q.conn = gen
+		}
+	}
+	return unrecorded
+}
+
+// recorded notes what the store now says of the queues: active, or
+// (active false) something else for all of them when ids is nil.
+func (v *smpServer) recorded(ids [][]byte, active bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if ids == nil {
+		for _, q := range v.queues {
+			q.storedActive = active
+		}
+		return
+	}
 	for _, id := range ids {
 		if q := v.queues[string(id)]; q != nil {
-			q.conn = gen
+			q.storedActive = active
 		}
 	}
 }
@@ -252,6 +306,7 @@ func (s *Supervisor) hold(srv *smpServer, c *smpclient.Client) {
 		if srv.dropped.Load() {
 			return
 		}
+		srv.recorded(nil, false) // inactive now, or unknown if the write failed
 		if err := s.store.DeactivateServer(context.Background(), srv.text); err != nil {
 			s.log.Error("recording queues inactive", "server", srv.text, "err", err)
 		}
@@ -327,14 +382,16 @@ func (s *Supervisor) record(srv *smpServer, gen uint64, results []smpclient.Resu
 		final[st][r.Err.Error()] = append(final[st][r.Err.Error()], r.NotifierID)
 		srv.remove(r.NotifierID)
 	}
-	srv.confirmed(ok, gen)
+	unrecorded := srv.confirmed(ok, gen)
 	if len(retry) > 0 {
 		srv.requeue(retry)
 		srv.wake()
 	}
 	s.stats.nsubConfirmed.Add(int64(len(ok)))
 	s.stats.nsubFailed.Add(int64(len(results) - len(ok)))
-	s.setStatus(srv.text, ok, QueueActive, "")
+	if s.setStatus(srv.text, unrecorded, QueueActive, "") {
+		srv.recorded(unrecorded, true)
+	}
 	for st, byText := range final {
 		for text, ids := range byText {
 			if st == QueueAuth {
@@ -346,12 +403,14 @@ func (s *Supervisor) record(srv *smpServer, gen uint64, results []smpclient.Resu
 }
 
 // setStatus writes statuses, logging a failure: the store catches up at
-// the next change or restart.
-func (s *Supervisor) setStatus(server string, ids [][]byte, st QueueStatus, text string) {
+// the next change or restart. It reports whether the write succeeded.
+func (s *Supervisor) setStatus(server string, ids [][]byte, st QueueStatus, text string) bool {
 	if len(ids) == 0 {
-		return
+		return true
 	}
 	if err := s.store.SetQueueStatus(context.Background(), server, ids, st, text); err != nil {
 		s.log.Error("recording queue status", "server", server, "status", string(st), "queues", len(ids), "err", err)
+		return false
 	}
+	return true
 }

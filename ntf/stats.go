@@ -117,12 +117,7 @@ func (s *Supervisor) Stats() SupervisorStats {
 func (v *smpServer) snapshot() (up bool, queues, subscribed int) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for _, q := range v.queues {
-		if v.conn != 0 && q.conn == v.conn {
-			subscribed++
-		}
-	}
-	return v.conn != 0, len(v.queues), subscribed
+	return v.conn != 0, len(v.queues), v.subscribed
 }
 
 // OutboxStats is a snapshot of the outbox.

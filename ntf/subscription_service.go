@@ -25,6 +25,9 @@ type WatchedQueue struct {
 	Ref  QueueRef
 	Addr smpclient.ServerAddress
 	Key  *smpclient.PrivateKey
+	// Active: the store records the queue active already (loaded so), so
+	// its confirmation need not be written again.
+	Active bool
 }
 
 // Subscriptions serves the subscription API of a token: it stores the
@@ -94,7 +97,7 @@ func checkQueueCount(qs []NewQueue) error {
 // newQueue is the stored form of q: its key sealed, status pending.
 func (s *Subscriptions) newQueue(q NewQueue, now time.Time) Queue {
 	ref := q.Ref()
-	return Queue{QueueRef: ref, KeySealed: s.sealer.Seal(q.Key.MarshalPKCS8(), ref.sealAD()), Status: QueuePending,
+	return Queue{QueueRef: ref, KeySealed: SealNotifierKey(s.sealer, ref, q.Key), Status: QueuePending,
 		Rotate: q.Rotate, AddedAt: now}
 }
 

@@ -174,16 +174,19 @@ func parseNotifierKey(raw []byte) (*smpclient.PrivateKey, error) {
 }
 
 // sameKey reports whether sealed (a stored queue's key) opens to key,
-// comparing the DER forms in constant time.
+// comparing the DER forms in constant time (keys stored before key
+// pairs were are plain PKCS#8).
 func sameKey(s Sealer, ref QueueRef, sealed []byte, key *smpclient.PrivateKey) bool {
 	der, err := s.Open(sealed, ref.sealAD())
-	return err == nil && constantTimeEqual(der, key.MarshalPKCS8())
+	return err == nil && (constantTimeEqual(der, key.MarshalKeyPair()) || constantTimeEqual(der, key.MarshalPKCS8()))
 }
 
 // SealNotifierKey seals key as a stored queue's KeySealed, bound to the
-// queue ref: for stores that import queues in bulk.
+// queue ref. The key is stored with its public half
+// (smpclient.MarshalKeyPair), so loading 100,000 keys for resubscription
+// does not derive 100,000 public keys.
 func SealNotifierKey(s Sealer, ref QueueRef, key *smpclient.PrivateKey) []byte {
-	return s.Seal(key.MarshalPKCS8(), ref.sealAD())
+	return s.Seal(key.MarshalKeyPair(), ref.sealAD())
 }
 
 func constantTimeEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
@@ -194,7 +197,7 @@ func openKey(s Sealer, ref QueueRef, sealed []byte) (*smpclient.PrivateKey, erro
 	if err != nil {
 		return nil, fmt.Errorf("opening the notifier key of %s: %w", ref, err)
 	}
-	return smpclient.ParsePrivateKey(der)
+	return smpclient.ParseKeyPair(der)
 }
 
 // SubscriptionStore persists subscriptions, their queues and the outbox

@@ -244,7 +244,7 @@ func (s *Supervisor) openQueue(q Queue) (WatchedQueue, bool) {
 	if err == nil {
 		var key *smpclient.PrivateKey
 		if key, err = openKey(s.sealer, q.QueueRef, q.KeySealed); err == nil {
-			return WatchedQueue{Ref: q.QueueRef, Addr: addr, Key: key}, true
+			return WatchedQueue{Ref: q.QueueRef, Addr: addr, Key: key, Active: q.Status == QueueActive}, true
 		}
 	}
 	s.log.Error("stored queue cannot be subscribed", "queue", q.QueueRef.String(), "err", err)

@@ -1,8 +1,13 @@
 package ntf_test
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
 	"testing"
 
+	"github.com/trystgw/tryst/masterkey"
 	"github.com/trystgw/tryst/ntf"
 	"github.com/trystgw/tryst/smpclient"
 	"github.com/trystgw/tryst/smpclient/smptest"
@@ -160,4 +165,59 @@ func TestOutboxRedeliveredAfterRestart(t *testing.T) {
 	r.start(t)
 	r.waitEntry(t, a, q, 6)
 	waitFor(t, "an empty outbox", func() bool { st, _ := r.outbox.Stats(t.Context()); return st.Depth == 0 })
+}
+
+// statusCounter counts the queues whose status a supervisor writes.
+type statusCounter struct {
+	ntf.SubscriptionStore
+	mu     sync.Mutex
+	active int
+}
+
+func (s *statusCounter) SetQueueStatus(ctx context.Context, server string, ids [][]byte, st ntf.QueueStatus, text string) error {
+	s.mu.Lock()
+	if st == ntf.QueueActive {
+		s.active += len(ids)
+	}
+	s.mu.Unlock()
+	return s.SubscriptionStore.SetQueueStatus(ctx, server, ids, st, text)
+}
+
+// TestRestartWritesNoKnownStatus: after a crash (the store still records
+// the queue active), confirming it again writes nothing; a new queue's
+// confirmation is written once.
+func TestRestartWritesNoKnownStatus(t *testing.T) {
+	r := newRig(t, sqlstoretest.SQLiteURL(t))
+	a := r.newApp(t)
+	_, nq := r.newQueue(t)
+	sub, _, err := r.subs.Create(t.Context(), a.creds, []ntf.NewQueue{nq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.waitStatus(t, a, sub.ID, 0, ntf.QueueActive)
+	r.stop() // records the queue inactive; a crash would have left it active:
+	if err := r.db.Subscriptions().SetQueueStatus(t.Context(), nq.Server.String(), [][]byte{nq.NotifierID}, ntf.QueueActive, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	counter := &statusCounter{SubscriptionStore: r.db.Subscriptions()}
+	key, _ := masterkey.New(bytes.Repeat([]byte{7}, masterkey.Size))
+	sup := ntf.NewSupervisor(counter, key, nopSink{}, slog.New(slog.DiscardHandler), testSupervisorConfig)
+	ctx, cancel := context.WithCancel(t.Context())
+	var done sync.WaitGroup
+	done.Go(func() { sup.Run(ctx) })
+	defer func() { cancel(); done.Wait() }()
+	waitFor(t, "the restarted supervisor to hold the queue", func() bool { return sup.Stats().Subscribed == 1 })
+	q2, nq2 := r.newQueue(t)
+	subs := ntf.NewSubscriptions(r.tokens, counter, key, sup)
+	if _, _, err := subs.Create(t.Context(), a.creds, []ntf.NewQueue{nq2}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new queue", func() bool { return r.smp.Subscribed(q2.NotifierID) && sup.Stats().Subscribed == 2 })
+	waitFor(t, "the new queue's status", func() bool { counter.mu.Lock(); defer counter.mu.Unlock(); return counter.active >= 1 })
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	if counter.active != 1 {
+		t.Errorf("%d active statuses written, want 1 (the new queue's only)", counter.active)
+	}
 }

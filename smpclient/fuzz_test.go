@@ -210,6 +210,9 @@ func FuzzParseKeys(f *testing.F) {
 		if k, err := ParsePrivateKey(b); err == nil && !bytes.Equal(k.MarshalPKCS8(), b) {
 			t.Fatalf("private key round trip differs")
 		}
+		if k, err := ParseKeyPair(b); err == nil && !bytes.Equal(k.MarshalKeyPair(), b) && !bytes.Equal(k.MarshalPKCS8(), b) {
+			t.Fatalf("key pair round trip differs")
+		}
 		if k, err := ParsePublicKey(b); err == nil && !bytes.Equal(k.MarshalSPKI(), b) {
 			t.Fatalf("public key round trip differs")
 		}

@@ -137,6 +137,51 @@ func (k *PrivateKey) MarshalPKCS8() []byte {
 	}
 }
 
+// Key pairs at rest (RFC 5958 OneAsymmetricKey v2 with the public key,
+// RFC 8410 section 7): the PKCS#8 prefix with version 1, then the
+// publicKey [1] BIT STRING.
+//
+//	Ed25519 30 51 02 01 01 30 05 06 03 2b 65 70 04 22 04 20 || seed || 81 21 00 || public   (83)
+//	Ed448   30 81 83 02 01 01 30 05 06 03 2b 65 71 04 3b 04 39 || seed || 81 3a 00 || public   (134)
+var (
+	pairPrefixEd25519 = []byte{0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20}
+	pairPrefixEd448   = []byte{0x30, 0x81, 0x83, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x71, 0x04, 0x3b, 0x04, 0x39}
+	pairPublicEd25519 = []byte{0x81, 0x21, 0x00}
+	pairPublicEd448   = []byte{0x81, 0x3a, 0x00}
+)
+
+// MarshalKeyPair returns the key with its public half, so ParseKeyPair
+// restores it without the scalar multiplication that derives the public
+// key from the seed (which dominates loading many stored keys). X25519
+// keys, whose public half signing never needs, keep the plain PKCS#8 form.
+func (k *PrivateKey) MarshalKeyPair() []byte {
+	switch k.alg {
+	case Ed25519:
+		out := append(bytes.Clone(pairPrefixEd25519), k.ed25519.Seed()...)
+		return append(append(out, pairPublicEd25519...), k.ed25519[ed25519.SeedSize:]...)
+	case Ed448:
+		out := append(bytes.Clone(pairPrefixEd448), k.ed448.Seed()...)
+		return append(append(out, pairPublicEd448...), k.ed448[ed448.SeedSize:]...)
+	}
+	return k.MarshalPKCS8()
+}
+
+// ParseKeyPair decodes a key made by MarshalKeyPair, or a plain PKCS#8
+// key. The public half is taken as it is, not checked against the seed:
+// it is for keys this program stored under authenticated encryption,
+// never for keys from the network (ParsePrivateKey).
+func ParseKeyPair(der []byte) (*PrivateKey, error) {
+	switch {
+	case len(der) == 83 && bytes.HasPrefix(der, pairPrefixEd25519) && bytes.Equal(der[48:51], pairPublicEd25519):
+		priv := make(ed25519.PrivateKey, 0, ed25519.PrivateKeySize)
+		return &PrivateKey{alg: Ed25519, ed25519: append(append(priv, der[16:48]...), der[51:]...)}, nil
+	case len(der) == 134 && bytes.HasPrefix(der, pairPrefixEd448) && bytes.Equal(der[74:77], pairPublicEd448):
+		priv := make(ed448.PrivateKey, 0, ed448.PrivateKeySize)
+		return &PrivateKey{alg: Ed448, ed448: append(append(priv, der[17:74]...), der[77:]...)}, nil
+	}
+	return ParsePrivateKey(der)
+}
+
 // Public returns the public half.
 func (k *PrivateKey) Public() PublicKey {
 	switch k.alg {
