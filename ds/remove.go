@@ -16,11 +16,29 @@ import (
 
 // rejectedQueues returns the queues of deliveries, but their senders',
 // that the queueing service did not deliver to (they no longer exist).
+// It runs on every fan-out, so it is linear in the recipients (a commit
+// to 10,000 members must not compare 10,000 by 10,000).
 func rejectedQueues(deliveries []Delivery, delivered []qs.ID) []qs.ID {
+	expected := 0
+	for _, d := range deliveries {
+		for _, q := range d.Queues {
+			if q != d.Except {
+				expected++
+			}
+		}
+	}
+	if len(delivered) >= expected {
+		return nil // the common case: every recipient got it
+	}
+	got := make(map[qs.ID]bool, len(delivered))
+	for _, q := range delivered {
+		got[q] = true
+	}
 	var out []qs.ID
 	for _, d := range deliveries {
 		for _, q := range d.Queues {
-			if q != d.Except && !slices.Contains(delivered, q) && !slices.Contains(out, q) {
+			if q != d.Except && !got[q] {
+				got[q] = true // listed once
 				out = append(out, q)
 			}
 		}

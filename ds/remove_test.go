@@ -143,3 +143,27 @@ func TestSenderKeysShared(t *testing.T) {
 		t.Error("LoadSenderKeys with another master key succeeded")
 	}
 }
+
+// TestRejectedQueues: of a commit's fan-out to 10,000 queues and a
+// Welcome, the two queues not delivered to are found, once each, and the
+// sender's is not one. (Its cost on every fan-out is BenchmarkCommit's.)
+func TestRejectedQueues(t *testing.T) {
+	var queues []qs.ID
+	for range 10_000 {
+		queues = append(queues, qs.NewID())
+	}
+	sender, lost1, lost2 := queues[0], queues[17], queues[9_999]
+	var delivered []qs.ID
+	for _, q := range queues {
+		if q != sender && q != lost1 && q != lost2 {
+			delivered = append(delivered, q)
+		}
+	}
+	d := []ds.Delivery{{Queues: queues, Except: sender}, {Queues: []qs.ID{lost2}}}
+	if got := ds.RejectedQueues(d, delivered); len(got) != 2 || got[0] != lost1 || got[1] != lost2 {
+		t.Errorf("rejected = %v, want [%s %s]", got, lost1, lost2)
+	}
+	if got := ds.RejectedQueues(d[:1], append(delivered, lost1, lost2)); got != nil {
+		t.Errorf("rejected with everyone delivered = %v, want none", got)
+	}
+}

@@ -1,0 +1,4 @@
+package ds
+
+// RejectedQueues exposes rejectedQueues to the external tests.
+var RejectedQueues = rejectedQueues
